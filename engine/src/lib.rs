@@ -1,0 +1,19 @@
+//! GMSDI engine: text-conditioned multi-source diffusion inference
+//! (generation, accompaniment, separation, extraction) with any model that
+//! follows the contract in `models/CONTRACT.md`, through ONNX Runtime.
+
+pub mod audio;
+pub mod chunk;
+pub mod error;
+pub mod gmsdi;
+pub mod job;
+pub mod manifest;
+pub mod metrics;
+pub mod network;
+pub mod progress;
+pub mod runtime;
+pub mod sampler;
+pub mod schedule;
+pub mod settings;
+
+pub use error::{EngineError, Result};

@@ -1,0 +1,255 @@
+//! The model's networks behind ONNX Runtime: the denoiser and the text
+//! encoder, checked against the contract when loaded.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+
+use ort::session::Session;
+use ort::value::{Tensor, TensorElementType, ValueType};
+
+use crate::error::{EngineError, Result};
+use crate::manifest::Manifest;
+use crate::runtime::{open_session, Provider, RuntimeOptions};
+
+/// A denoiser D(x, σ, z) over a batch; what the GMSDI tasks drive.
+pub trait Denoiser {
+    /// Channel count C of one row.
+    fn channels(&self) -> usize;
+    /// Evaluates one batch: `x` is [B, C, T] row-major, `sigma` [B],
+    /// `embedding` [B, D]; returns the denoised batch [B, C, T].
+    fn denoise(&mut self, x: &[f32], frames: usize, sigma: &[f32], embedding: &[f32]) -> Result<Vec<f32>>;
+}
+
+/// A loaded, checked model: manifest, denoiser, text encoder, tokenizer.
+pub struct Model {
+    /// Folder the model was loaded from.
+    pub dir: PathBuf,
+    /// The checked manifest.
+    pub manifest: Manifest,
+    /// Provider the denoiser runs on.
+    pub provider: Provider,
+    /// Why the requested provider is not used, if it is not.
+    pub provider_warning: Option<String>,
+    denoiser: Session,
+    text_encoder: Session,
+    tokenizer: tokenizers::Tokenizer,
+    embeddings: HashMap<String, Vec<f32>>,
+}
+
+impl Model {
+    /// Loads a model folder and checks it against the contract.
+    pub fn load(dir: &Path, options: &RuntimeOptions) -> Result<Model> {
+        let manifest = Manifest::load(dir)?;
+        let den = open_session(&dir.join(&manifest.denoiser), options)?;
+        check_denoiser(&manifest, &den.session)?;
+        let text = open_session(
+            &dir.join(&manifest.text_encoder),
+            &RuntimeOptions { provider: Provider::Cpu, ..options.clone() },
+        )?;
+        check_text_encoder(&manifest, &text.session)?;
+        let tokenizer = tokenizers::Tokenizer::from_file(dir.join(&manifest.tokenizer)).map_err(|e| {
+            EngineError::contract(manifest.tokenizer.clone(), format!("not a valid tokenizers file: {e}"))
+        })?;
+        let mut model = Model {
+            dir: dir.to_path_buf(),
+            manifest,
+            provider: den.provider,
+            provider_warning: den.warning,
+            denoiser: den.session,
+            text_encoder: text.session,
+            tokenizer,
+            embeddings: HashMap::new(),
+        };
+        model.smoke_test()?;
+        Ok(model)
+    }
+
+    /// Runs each network once on a tiny input so a graph that loads but
+    /// cannot run, or returns the wrong shape or non-finite values, is
+    /// refused at load time rather than in the middle of a job.
+    fn smoke_test(&mut self) -> Result<()> {
+        let stems: Vec<String> = self.manifest.stems.values().map(|s| s.prompt.clone()).collect();
+        for prompt in stems {
+            self.embed(&prompt)?;
+        }
+        let c = self.manifest.channels;
+        let t = self.manifest.length_multiple;
+        let emb = self.manifest.null_embedding.clone();
+        let x = vec![0.01f32; c * t];
+        let out = self.denoise(&x, t, &[1.0], &emb)?;
+        if out.iter().any(|v| !v.is_finite()) {
+            return Err(EngineError::contract(
+                self.manifest.denoiser.clone(),
+                "`denoised` holds NaN or infinite values on a test input",
+            ));
+        }
+        Ok(())
+    }
+
+    /// The embedding of a prompt; the null embedding for an empty prompt.
+    /// Results are cached per prompt.
+    pub fn embed(&mut self, prompt: &str) -> Result<Vec<f32>> {
+        let prompt = prompt.trim();
+        if prompt.is_empty() {
+            return Ok(self.manifest.null_embedding.clone());
+        }
+        if let Some(e) = self.embeddings.get(prompt) {
+            return Ok(e.clone());
+        }
+        let file = self.manifest.text_encoder.clone();
+        let enc = self
+            .tokenizer
+            .encode(prompt, true)
+            .map_err(|e| EngineError::Input(format!("cannot tokenize \"{prompt}\": {e}")))?;
+        let ids: Vec<i64> = enc.get_ids().iter().map(|&i| i64::from(i)).collect();
+        let mask: Vec<i64> = enc.get_attention_mask().iter().map(|&m| i64::from(m)).collect();
+        let len = ids.len();
+        let ids = Tensor::from_array(([1usize, len], ids)).map_err(inference)?;
+        let mask = Tensor::from_array(([1usize, len], mask)).map_err(inference)?;
+        let outputs =
+            self.text_encoder.run(ort::inputs!["input_ids" => ids, "attention_mask" => mask]).map_err(inference)?;
+        let (shape, data) = outputs["embedding"].try_extract_tensor::<f32>().map_err(inference)?;
+        let d = self.manifest.embedding_dim;
+        if shape.len() != 2 || shape[0] != 1 || shape[1] as usize != d {
+            return Err(EngineError::contract(
+                file,
+                format!("`embedding` has shape {:?}, expected [1, {d}]", &shape[..]),
+            ));
+        }
+        if data.iter().any(|v| !v.is_finite()) {
+            return Err(EngineError::contract(
+                file,
+                format!("`embedding` of \"{prompt}\" holds NaN or infinite values"),
+            ));
+        }
+        let e = data.to_vec();
+        self.embeddings.insert(prompt.to_string(), e.clone());
+        Ok(e)
+    }
+}
+
+impl Denoiser for Model {
+    fn channels(&self) -> usize {
+        self.manifest.channels
+    }
+
+    fn denoise(&mut self, x: &[f32], frames: usize, sigma: &[f32], embedding: &[f32]) -> Result<Vec<f32>> {
+        let b = sigma.len();
+        let c = self.manifest.channels;
+        let d = self.manifest.embedding_dim;
+        debug_assert_eq!(x.len(), b * c * frames);
+        debug_assert_eq!(embedding.len(), b * d);
+        let xt = Tensor::from_array(([b, c, frames], x.to_vec())).map_err(inference)?;
+        let st = Tensor::from_array(([b], sigma.to_vec())).map_err(inference)?;
+        let et = Tensor::from_array(([b, d], embedding.to_vec())).map_err(inference)?;
+        let outputs =
+            self.denoiser.run(ort::inputs!["x" => xt, "sigma" => st, "embedding" => et]).map_err(inference)?;
+        let (shape, data) = outputs["denoised"].try_extract_tensor::<f32>().map_err(inference)?;
+        if shape.iter().map(|&s| s as usize).collect::<Vec<_>>() != [b, c, frames] {
+            return Err(EngineError::contract(
+                self.manifest.denoiser.clone(),
+                format!("`denoised` has shape {:?}, expected [{b}, {c}, {frames}]", &shape[..]),
+            ));
+        }
+        Ok(data.to_vec())
+    }
+}
+
+fn inference(e: impl std::fmt::Display) -> EngineError {
+    EngineError::Inference(e.to_string())
+}
+
+/// Expected element type and shape of one graph input or output; `None`
+/// dims must be dynamic, `Some(n)` dims fixed to n.
+struct Port {
+    name: &'static str,
+    ty: TensorElementType,
+    dims: Vec<Option<usize>>,
+}
+
+fn check_ports(file: &str, what: &str, actual: &[ort::value::Outlet], expected: &[Port]) -> Result<()> {
+    for port in expected {
+        let Some(outlet) = actual.iter().find(|o| o.name() == port.name) else {
+            let names: Vec<&str> = actual.iter().map(|o| o.name()).collect();
+            return Err(EngineError::contract(
+                file,
+                format!("has no {what} named `{}` (it has: {})", port.name, names.join(", ")),
+            ));
+        };
+        let ValueType::Tensor { ty, shape, .. } = outlet.dtype() else {
+            return Err(EngineError::contract(file, format!("{what} `{}` must be a tensor", port.name)));
+        };
+        if *ty != port.ty {
+            return Err(EngineError::contract(
+                file,
+                format!("{what} `{}` must be {:?}, found {ty:?}", port.name, port.ty),
+            ));
+        }
+        if shape.len() != port.dims.len() {
+            return Err(EngineError::contract(
+                file,
+                format!("{what} `{}` must have rank {}, found shape {:?}", port.name, port.dims.len(), &shape[..]),
+            ));
+        }
+        for (i, (&got, want)) in shape.iter().zip(&port.dims).enumerate() {
+            let ok = match want {
+                Some(n) => got == *n as i64 || got < 0,
+                None => got < 0,
+            };
+            if !ok {
+                let rule = match want {
+                    Some(n) => format!("dimension {i} of {what} `{}` must be {n}, found {got}", port.name),
+                    None => format!("dimension {i} of {what} `{}` must be dynamic, found {got}", port.name),
+                };
+                return Err(EngineError::contract(file, rule));
+            }
+        }
+    }
+    if what == "input" && actual.len() != expected.len() {
+        let names: Vec<&str> = actual.iter().map(|o| o.name()).collect();
+        return Err(EngineError::contract(
+            file,
+            format!(
+                "must have exactly the inputs {}, found: {}",
+                expected.iter().map(|p| p.name).collect::<Vec<_>>().join(", "),
+                names.join(", ")
+            ),
+        ));
+    }
+    Ok(())
+}
+
+fn check_denoiser(m: &Manifest, s: &Session) -> Result<()> {
+    let (c, d) = (Some(m.channels), Some(m.embedding_dim));
+    let f = TensorElementType::Float32;
+    check_ports(
+        &m.denoiser,
+        "input",
+        s.inputs(),
+        &[
+            Port { name: "x", ty: f, dims: vec![None, c, None] },
+            Port { name: "sigma", ty: f, dims: vec![None] },
+            Port { name: "embedding", ty: f, dims: vec![None, d] },
+        ],
+    )?;
+    check_ports(&m.denoiser, "output", s.outputs(), &[Port { name: "denoised", ty: f, dims: vec![None, c, None] }])
+}
+
+fn check_text_encoder(m: &Manifest, s: &Session) -> Result<()> {
+    let i = TensorElementType::Int64;
+    check_ports(
+        &m.text_encoder,
+        "input",
+        s.inputs(),
+        &[
+            Port { name: "input_ids", ty: i, dims: vec![None, None] },
+            Port { name: "attention_mask", ty: i, dims: vec![None, None] },
+        ],
+    )?;
+    check_ports(
+        &m.text_encoder,
+        "output",
+        s.outputs(),
+        &[Port { name: "embedding", ty: TensorElementType::Float32, dims: vec![None, Some(m.embedding_dim)] }],
+    )
+}

@@ -1,0 +1,130 @@
+//! Project tasks, run as `cargo xtask <command>`.
+//!
+//! Commands:
+//! - `setup` (alias `setup-ort`) `[--provider cpu|cuda|directml]`: fetch the
+//!   pinned ONNX Runtime wheel from PyPI, verify its hash and extract the
+//!   shared library into `target/onnxruntime/`.
+
+mod ort_lib;
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use ort_lib::Provider;
+
+const USAGE: &str = "\
+usage: cargo xtask <command> [options]
+
+commands:
+  setup, setup-ort [--provider cpu|cuda|directml]
+      Download the pinned ONNX Runtime wheel from PyPI (via pip), verify its
+      sha256 and extract the shared library into target/onnxruntime/
+      (cuda: target/onnxruntime/cuda/, directml: target/onnxruntime/directml/).
+      Prints the absolute path of the library as its last line.
+  help
+      Show this text.";
+
+/// A parsed command line.
+enum Command {
+    Setup { provider: Provider },
+    Help,
+}
+
+fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let command = match parse_args(&args) {
+        Ok(command) => command,
+        Err(message) => {
+            eprintln!("error: {message}\n\n{USAGE}");
+            return ExitCode::from(2);
+        }
+    };
+    let result = match command {
+        Command::Help => {
+            println!("{USAGE}");
+            Ok(())
+        }
+        Command::Setup { provider } => workspace_root().and_then(|root| {
+            let lib = ort_lib::setup(&root.join("target").join("onnxruntime"), provider)?;
+            println!("{}", lib.display());
+            Ok(())
+        }),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(message) => {
+            eprintln!("error: {message}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// Turns the arguments after `cargo xtask` into a [`Command`].
+fn parse_args(args: &[String]) -> Result<Command, String> {
+    let Some((name, rest)) = args.split_first() else {
+        return Ok(Command::Help);
+    };
+    match name.as_str() {
+        "help" | "-h" | "--help" => Ok(Command::Help),
+        "setup" | "setup-ort" => {
+            let mut provider = Provider::Cpu;
+            let mut it = rest.iter();
+            while let Some(arg) = it.next() {
+                let value = if let Some(v) = arg.strip_prefix("--provider=") {
+                    v
+                } else if arg == "--provider" {
+                    it.next().ok_or("--provider needs a value")?
+                } else {
+                    return Err(format!("unknown option for {name}: {arg}"));
+                };
+                provider = value.parse()?;
+            }
+            Ok(Command::Setup { provider })
+        }
+        other => Err(format!("unknown command: {other}")),
+    }
+}
+
+/// Finds the workspace root: the parent of this crate's manifest directory
+/// if it still holds the workspace `Cargo.toml`, else the nearest ancestor
+/// of the current directory whose `Cargo.toml` has a `[workspace]` table.
+fn workspace_root() -> Result<PathBuf, String> {
+    let from_manifest = Path::new(env!("CARGO_MANIFEST_DIR")).parent();
+    if let Some(dir) = from_manifest.filter(|d| is_workspace_root(d)) {
+        return Ok(dir.to_path_buf());
+    }
+    let cwd = std::env::current_dir().map_err(|e| format!("cannot read current dir: {e}"))?;
+    cwd.ancestors()
+        .find(|d| is_workspace_root(d))
+        .map(Path::to_path_buf)
+        .ok_or_else(|| "cannot find the workspace root (a Cargo.toml with [workspace])".into())
+}
+
+fn is_workspace_root(dir: &Path) -> bool {
+    std::fs::read_to_string(dir.join("Cargo.toml")).is_ok_and(|text| text.lines().any(|l| l.trim() == "[workspace]"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn args(list: &[&str]) -> Vec<String> {
+        list.iter().map(|s| s.to_string()).collect()
+    }
+
+    #[test]
+    fn parses_setup_provider() {
+        let parsed = parse_args(&args(&["setup-ort", "--provider", "cuda"]));
+        assert!(matches!(parsed, Ok(Command::Setup { provider: Provider::Cuda })));
+        let parsed = parse_args(&args(&["setup"]));
+        assert!(matches!(parsed, Ok(Command::Setup { provider: Provider::Cpu })));
+        assert!(parse_args(&args(&["setup", "--provider", "rocm"])).is_err());
+        assert!(parse_args(&args(&["setup", "--provider"])).is_err());
+    }
+
+    #[test]
+    fn finds_workspace_root() {
+        let root = workspace_root().expect("workspace root");
+        assert!(root.join("xtask").join("Cargo.toml").is_file());
+    }
+}
