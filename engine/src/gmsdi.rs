@@ -91,9 +91,11 @@ impl Prefix {
     fn apply(&self, x: &mut [f32], var_len: usize, row_len: usize, sigma: f32, rng: &mut Rng) {
         for (v, known) in self.values.iter().enumerate() {
             let var = &mut x[v * var_len..(v + 1) * var_len];
-            for (row, known_row) in var.chunks_mut(row_len).zip(known.chunks(self.frames)) {
-                for (s, k) in row.iter_mut().zip(known_row) {
-                    *s = k + sigma * noise(1, rng)[0];
+            let eps = noise(known.len(), rng);
+            let fresh = known.chunks(self.frames).zip(eps.chunks(self.frames));
+            for (row, (known_row, eps_row)) in var.chunks_mut(row_len).zip(fresh) {
+                for ((s, k), e) in row.iter_mut().zip(known_row).zip(eps_row) {
+                    *s = k + sigma * e;
                 }
             }
         }

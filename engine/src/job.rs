@@ -304,11 +304,17 @@ impl Context<'_> {
             }
         }
         let channels = mix.channel_count();
-        stems
+        let mut out: Vec<(String, Audio)> = stems
             .iter()
             .zip(stitchers)
             .map(|(s, st)| Ok((s.clone(), self.from_rows(st.rows, mix.rate, channels, mix.frames(), gain)?)))
-            .collect()
+            .collect::<Result<_>>()?;
+        if self.settings.method == Method::Separator {
+            if let Some(k) = plan_.separator.as_ref().and_then(|c| stems.iter().position(|s| s == c)) {
+                constrain_to_mix(&mut out, k, mix);
+            }
+        }
+        Ok(out)
     }
 
     fn separation_plan(&self, stems: &[String]) -> Result<SeparationPlan> {
@@ -521,6 +527,19 @@ impl SeparationPlan {
     fn runs(&self) -> usize {
         usize::from(self.separator.is_some()) + usize::from(!self.extract.is_empty())
     }
+}
+
+/// Makes stem `k` the mix minus all other stems at the input's rate, so the
+/// separator's stems sum exactly to the mix, including what lies above the
+/// model's band (it goes to the constrained stem, as in eq. 13).
+fn constrain_to_mix(stems: &mut [(String, Audio)], k: usize, mix: &Audio) {
+    let mut rest = mix.channels.clone();
+    for (_, (_, a)) in stems.iter().enumerate().filter(|(i, _)| *i != k) {
+        for (r, c) in rest.iter_mut().zip(&a.channels) {
+            r.iter_mut().zip(c).for_each(|(r, s)| *r -= s);
+        }
+    }
+    stems[k].1.channels = rest;
 }
 
 /// One variable from rows: each row's window slice, scaled and zero-padded.

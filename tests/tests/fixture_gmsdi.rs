@@ -200,13 +200,20 @@ fn stereo_44k_mix_comes_back_stereo_44k_and_separated() {
     let left: Vec<f32> = (0..truth[0].frames()).map(|i| truth[0].channels[0][i] + truth[1].channels[0][i]).collect();
     let right: Vec<f32> =
         (0..truth[0].frames()).map(|i| 0.5 * truth[0].channels[0][i] + truth[1].channels[0][i]).collect();
-    let mix = Audio { rate: 44100, channels: vec![left.clone(), right] };
+    let mix = Audio { rate: 44100, channels: vec![left.clone(), right.clone()] };
     let mut job = Job::new(Task::Separate { mix, stems: vec!["bass".into(), "drums".into()] });
     job.overrides.steps = Some(30);
     job.overrides.w = Some(0.0);
     let out = run(&mut model, &job);
     for (_, a) in &out.stems {
         assert_eq!((a.rate, a.channel_count(), a.frames()), (44100, 2, 44100));
+    }
+    // The separator's stems sum to the mix at the input's rate (the constrained stem takes the rest).
+    for (ch, input) in [&left, &right].iter().enumerate() {
+        let worst = (0..44100)
+            .map(|i| (out.stems[0].1.channels[ch][i] + out.stems[1].1.channels[ch][i] - input[i]).abs())
+            .fold(0.0, f32::max);
+        assert!(worst < 1e-5, "channel {ch}: stems miss the mix by {worst}");
     }
     let bass_left = &out.stems[0].1.channels[0];
     let gain = si_sdr(bass_left, &truth[0].channels[0]) - si_sdr(&left, &truth[0].channels[0]);

@@ -4,8 +4,11 @@
 //! - `setup` (alias `setup-ort`) `[--provider cpu|cuda|directml]`: fetch the
 //!   pinned ONNX Runtime wheel from PyPI, verify its hash and extract the
 //!   shared library into `target/onnxruntime/`.
+//! - `demo`: the README's demo (setup, then the CLI on the example audio).
+//! - `test`: the README's test command (setup, then `cargo test --workspace`).
 
 mod ort_lib;
+mod tasks;
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -21,12 +24,19 @@ commands:
       sha256 and extract the shared library into target/onnxruntime/
       (cuda: target/onnxruntime/cuda/, directml: target/onnxruntime/directml/).
       Prints the absolute path of the library as its last line.
+  demo
+      Set up, then generate a bass line under assets/example/guitar.wav and
+      split assets/example/mix.wav with the default model (out/demo/).
+  test
+      Set up, then run every test of the workspace.
   help
       Show this text.";
 
 /// A parsed command line.
 enum Command {
     Setup { provider: Provider },
+    Demo,
+    Test,
     Help,
 }
 
@@ -49,6 +59,14 @@ fn main() -> ExitCode {
             println!("{}", lib.display());
             Ok(())
         }),
+        Command::Demo | Command::Test => workspace_root().and_then(|root| {
+            let lib = ort_lib::setup(&root.join("target").join("onnxruntime"), Provider::Cpu)?;
+            if matches!(command, Command::Demo) {
+                tasks::demo(&root, &lib)
+            } else {
+                tasks::test(&root, &lib)
+            }
+        }),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -66,6 +84,8 @@ fn parse_args(args: &[String]) -> Result<Command, String> {
     };
     match name.as_str() {
         "help" | "-h" | "--help" => Ok(Command::Help),
+        "demo" if rest.is_empty() => Ok(Command::Demo),
+        "test" if rest.is_empty() => Ok(Command::Test),
         "setup" | "setup-ort" => {
             let mut provider = Provider::Cpu;
             let mut it = rest.iter();

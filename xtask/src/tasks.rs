@@ -1,0 +1,46 @@
+//! `demo` and `test`: the two commands of the README, each one step for a
+//! newcomer (the ONNX Runtime library is fetched first when missing).
+
+use std::path::Path;
+use std::process::Command;
+
+/// Example audio shipped in the repository.
+const EXAMPLE_DIR: &str = "assets/example";
+
+/// Runs a command in `root`, failing with its name if it fails.
+fn run(root: &Path, program: &str, args: &[&str], env: &[(&str, &Path)]) -> Result<(), String> {
+    eprintln!("xtask: {program} {}", args.join(" "));
+    let mut cmd = Command::new(program);
+    cmd.args(args).current_dir(root);
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    let status = cmd.status().map_err(|e| format!("cannot run {program}: {e}"))?;
+    if status.success() {
+        Ok(())
+    } else {
+        Err(format!("`{program} {}` failed ({status})", args.join(" ")))
+    }
+}
+
+/// The demo: a bass line under the example guitar, and the example mix
+/// split into four stems, with the default model. Results in `out/demo/`.
+pub fn demo(root: &Path, lib: &Path) -> Result<(), String> {
+    let env = [("GMSDI_ORT_LIB", lib)];
+    let gmsdi = ["run", "--release", "--quiet", "-p", "gmsdi-engine", "--bin", "gmsdi", "--"];
+    let guitar = format!("guitar={EXAMPLE_DIR}/guitar.wav");
+    let mix = format!("{EXAMPLE_DIR}/mix.wav");
+    let mut accompany = gmsdi.to_vec();
+    accompany.extend(["accompany", "--source", &guitar, "--generate", "bass", "--out", "out/demo/accompany"]);
+    run(root, "cargo", &accompany, &env)?;
+    let mut separate = gmsdi.to_vec();
+    separate.extend(["separate", &mix, "--stems", "bass,drums,guitar,piano", "--out", "out/demo/separate"]);
+    run(root, "cargo", &separate, &env)?;
+    eprintln!("xtask: demo done: listen to out/demo/accompany/bass.wav and out/demo/separate/*.wav");
+    Ok(())
+}
+
+/// All tests of the workspace.
+pub fn test(root: &Path, lib: &Path) -> Result<(), String> {
+    run(root, "cargo", &["test", "--workspace"], &[("GMSDI_ORT_LIB", lib)])
+}
