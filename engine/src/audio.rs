@@ -163,6 +163,9 @@ fn wav_message(e: hound::Error) -> String {
             "the file is truncated".into()
         }
         hound::Error::IoError(io) => io.to_string(),
+        hound::Error::FormatError(m) if m.contains("bits per sample") => {
+            format!("unsupported WAV format ({m}); use 16/24/32-bit PCM or 32-bit float")
+        }
         hound::Error::FormatError(m) => format!("not a valid WAV file ({m})"),
         hound::Error::Unsupported => "unsupported WAV format".into(),
         other => other.to_string(),

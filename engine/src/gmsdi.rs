@@ -226,8 +226,8 @@ impl Drift for Separator<'_> {
         let denoised = self.guide.denoise(&inputs, sigma)?;
         let last: Vec<f32> = base_drift(&constrained, &denoised[free.len()], sigma).collect();
         let mut d = Vec::with_capacity(x.len());
-        for i in 0..free.len() {
-            d.extend(base_drift(slot(x, i, n), &denoised[i], sigma).zip(&last).map(|(a, b)| a - b));
+        for (i, den) in denoised.iter().enumerate().take(free.len()) {
+            d.extend(base_drift(slot(x, i, n), den, sigma).zip(&last).map(|(a, b)| a - b));
         }
         Ok(d)
     }

@@ -250,7 +250,14 @@ impl Context<'_> {
     }
 
     /// Converts model-rate rows back to audio shaped like `like_rate`/`channels`/`frames`.
-    fn from_rows(&self, rows: Vec<Vec<f32>>, rate: u32, channels: usize, frames: usize, gain: f32) -> Result<Audio> {
+    fn rows_to_audio(
+        &self,
+        rows: Vec<Vec<f32>>,
+        rate: u32,
+        channels: usize,
+        frames: usize,
+        gain: f32,
+    ) -> Result<Audio> {
         let mut audio = Audio { rate: self.m().sample_rate, channels: rows }.with_channel_count(channels);
         audio.scale(1.0 / gain);
         let mut out = audio.resampled(rate)?;
@@ -307,7 +314,7 @@ impl Context<'_> {
         let mut out: Vec<(String, Audio)> = stems
             .iter()
             .zip(stitchers)
-            .map(|(s, st)| Ok((s.clone(), self.from_rows(st.rows, mix.rate, channels, mix.frames(), gain)?)))
+            .map(|(s, st)| Ok((s.clone(), self.rows_to_audio(st.rows, mix.rate, channels, mix.frames(), gain)?)))
             .collect::<Result<_>>()?;
         if self.settings.method == Method::Separator {
             if let Some(k) = plan_.separator.as_ref().and_then(|c| stems.iter().position(|s| s == c)) {
@@ -406,12 +413,16 @@ impl Context<'_> {
         let labels: Vec<String> = sources.iter().map(|s| s.label.clone()).collect();
         let known: Vec<Vec<Vec<f32>>> = rows.into_iter().map(|r| r.rows).collect();
         let outs = self.generate_rows(generate, &labels, &known, total, gain, tracker)?;
-        let frames = sources.iter().map(|s| s.audio.frames()).max().unwrap_or(0);
         let (rate, channels) = (first.audio.rate, first.audio.channel_count());
+        let frames = sources
+            .iter()
+            .map(|s| (s.audio.frames() as f64 * f64::from(rate) / f64::from(s.audio.rate)).round() as usize)
+            .max()
+            .unwrap_or(0);
         generate
             .iter()
             .zip(outs)
-            .map(|(b, rows)| Ok((block_name(b), self.from_rows(rows, rate, channels, frames, gain)?)))
+            .map(|(b, rows)| Ok((block_name(b), self.rows_to_audio(rows, rate, channels, frames, gain)?)))
             .collect()
     }
 
@@ -435,7 +446,7 @@ impl Context<'_> {
         let mut result: Vec<(String, Audio)> = stems
             .iter()
             .zip(outs)
-            .map(|(b, rows)| Ok((block_name(b), self.from_rows(rows, rate, channels, frames, 1.0)?)))
+            .map(|(b, rows)| Ok((block_name(b), self.rows_to_audio(rows, rate, channels, frames, 1.0)?)))
             .collect::<Result<_>>()?;
         let mut mix = Audio::silence(rate, channels, frames);
         for (_, a) in &result {

@@ -146,7 +146,7 @@ impl Manifest {
         rule(self.channels > 0, "`channels` must be > 0")?;
         rule(self.length_multiple > 0, "`length_multiple` must be > 0")?;
         rule(
-            self.window > 0 && self.window % self.length_multiple == 0,
+            self.window > 0 && self.window.is_multiple_of(self.length_multiple),
             "`window` must be > 0 and a multiple of `length_multiple`",
         )?;
         rule(

@@ -170,23 +170,20 @@ pub fn open_session(path: &Path, options: &RuntimeOptions) -> Result<OpenedSessi
 fn build(env: &Environment, path: &Path, options: &RuntimeOptions, with_provider: bool) -> Result<Session> {
     let file = path.file_name().map_or_else(String::new, |f| f.to_string_lossy().into_owned());
     let fail = |e: String| EngineError::contract(file.clone(), format!("ONNX Runtime cannot load it: {e}"));
-    let mut builder: SessionBuilder = Session::builder(env)
-        .map_err(|e| EngineError::Runtime(e.to_string()))?
-        .with_intra_threads(options.thread_count())
-        .and_then(|b| b.with_inter_threads(1))
-        .and_then(|b| b.with_intra_op_spinning(false))
-        .and_then(|b| b.with_inter_op_spinning(false))
-        .and_then(|b| b.with_log_level(ort::logging::LogLevel::Error))
-        .map_err(|e| EngineError::Runtime(e.to_string()))?;
+    let rt = |e: ort::Error<SessionBuilder>| EngineError::Runtime(e.to_string());
+    let mut builder: SessionBuilder = Session::builder(env).map_err(|e| EngineError::Runtime(e.to_string()))?;
+    builder = builder.with_intra_threads(options.thread_count()).map_err(rt)?;
+    builder = builder.with_inter_threads(1).map_err(rt)?;
+    builder = builder.with_intra_op_spinning(false).map_err(rt)?;
+    builder = builder.with_inter_op_spinning(false).map_err(rt)?;
+    builder = builder.with_log_level(ort::logging::LogLevel::Error).map_err(rt)?;
     if with_provider {
         let ep = match options.provider {
             Provider::Cpu => ort::ep::CPU::default().build(),
             Provider::Cuda => ort::ep::CUDA::default().build(),
             Provider::DirectMl => ort::ep::DirectML::default().build(),
         };
-        builder = builder
-            .with_execution_providers([ep.error_on_failure()])
-            .map_err(|e| EngineError::Runtime(e.to_string()))?;
+        builder = builder.with_execution_providers([ep.error_on_failure()]).map_err(rt)?;
     }
     if !path.is_file() {
         return Err(EngineError::contract(file, "file is missing"));

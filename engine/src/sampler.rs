@@ -102,7 +102,7 @@ fn euler(
     rng: &mut Rng,
 ) -> Result<Vec<f32>> {
     let n = sigmas.len() - 1;
-    let g = (s_churn / n as f32).min(std::f32::consts::SQRT_2 - 1.0).max(0.0);
+    let g = (s_churn / n as f32).clamp(0.0, std::f32::consts::SQRT_2 - 1.0);
     for i in 0..n {
         let (s, s_next) = (sigmas[i], sigmas[i + 1]);
         for r in 0..resamples {

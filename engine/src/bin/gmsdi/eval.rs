@@ -36,6 +36,13 @@ pub fn run(cli: &Cli, what: &EvalCommand) -> Result<(), Failure> {
     } else {
         stems.clone()
     };
+    if stems.len() < 2 {
+        return Err(Failure::Error(format!(
+            "every track needs mix.wav and at least two <stem>.wav of the model's stems ({}); found in all tracks: {}",
+            model.manifest.stems.keys().cloned().collect::<Vec<_>>().join(", "),
+            if stems.is_empty() { "none".to_string() } else { stems.join(", ") }
+        )));
+    }
     let mut scores: BTreeMap<String, Vec<f64>> = stems.iter().map(|s| (s.clone(), Vec::new())).collect();
     for (i, track) in tracks.iter().enumerate() {
         let mix = read_wav(&track.join("mix.wav"))?;
@@ -54,7 +61,9 @@ pub fn run(cli: &Cli, what: &EvalCommand) -> Result<(), Failure> {
         let e: Vec<&[f32]> = estimates.iter().map(|v| &v[..n.min(v.len())]).collect();
         let track_scores: WindowScores = evaluate_track(&mono[..n], &t, &e, 4 * rate, 2 * rate);
         for (s, v) in stems.iter().zip(track_scores.per_stem) {
-            scores.get_mut(s).map(|acc| acc.extend(v));
+            if let Some(acc) = scores.get_mut(s) {
+                acc.extend(v);
+            }
         }
         eprintln!("track {}/{}: {}", i + 1, tracks.len(), track.display());
     }
