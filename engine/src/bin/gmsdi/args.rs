@@ -129,6 +129,9 @@ pub enum EvalCommand {
         /// Evaluate at most this many tracks (sorted by name).
         #[arg(long)]
         limit: Option<usize>,
+        /// Evaluate only the first this many seconds of each track.
+        #[arg(long)]
+        max_seconds: Option<f64>,
         /// Sampling settings.
         #[command(flatten)]
         settings: SettingArgs,

@@ -6,6 +6,7 @@ use std::time::{Duration, Instant};
 use gmsdi_engine::audio::Audio;
 use gmsdi_engine::job::{Job, Source, Task};
 use gmsdi_engine::network::Denoiser;
+use gmsdi_engine::runtime::RuntimeOptions;
 use gmsdi_engine::sampler::{noise, Rng};
 use rand::SeedableRng;
 use serde_json::json;
@@ -68,7 +69,7 @@ pub fn run(cli: &Cli, seconds: Option<f64>, steps: Option<usize>, repeats: usize
                 .map(|l| l.split(':').nth(1).unwrap_or("").trim().to_string())
         })
         .unwrap_or_else(|| std::env::consts::ARCH.to_string());
-    let threads = cli.threads.map_or_else(|| "cores-1".to_string(), |n| n.to_string());
+    let threads = RuntimeOptions { threads: cli.threads, ..RuntimeOptions::default() }.thread_count();
     let summary = json!({
         "machine": {"cpu": cpu, "cores": std::thread::available_parallelism().map_or(1, |n| n.get()), "ort_threads": threads, "provider": model.provider.to_string()},
         "model": m.name,

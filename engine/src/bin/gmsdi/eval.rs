@@ -3,7 +3,7 @@
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 
-use gmsdi_engine::audio::read_wav;
+use gmsdi_engine::audio::{read_wav, Audio};
 use gmsdi_engine::job::{Job, Task};
 use gmsdi_engine::metrics::{evaluate_track, WindowScores};
 use serde_json::json;
@@ -13,7 +13,7 @@ use crate::run::{apply_settings, load_model, run_with_progress, Failure};
 
 /// Runs an evaluation subcommand.
 pub fn run(cli: &Cli, what: &EvalCommand) -> Result<(), Failure> {
-    let EvalCommand::Separation { data, stems, limit, settings } = what;
+    let EvalCommand::Separation { data, stems, limit, max_seconds, settings } = what;
     let mut tracks: Vec<PathBuf> = std::fs::read_dir(data)
         .map_err(|e| format!("cannot read {}: {e}", data.display()))?
         .filter_map(|e| e.ok().map(|e| e.path()))
@@ -45,10 +45,17 @@ pub fn run(cli: &Cli, what: &EvalCommand) -> Result<(), Failure> {
     }
     let mut scores: BTreeMap<String, Vec<f64>> = stems.iter().map(|s| (s.clone(), Vec::new())).collect();
     for (i, track) in tracks.iter().enumerate() {
-        let mix = read_wav(&track.join("mix.wav"))?;
+        let crop = |mut a: Audio| {
+            if let Some(s) = max_seconds {
+                let frames = (s * f64::from(a.rate)).round() as usize;
+                a.channels.iter_mut().for_each(|c| c.truncate(frames));
+            }
+            a
+        };
+        let mix = crop(read_wav(&track.join("mix.wav"))?);
         let truths = stems
             .iter()
-            .map(|s| read_wav(&track.join(format!("{s}.wav"))).map(|a| a.downmix()))
+            .map(|s| read_wav(&track.join(format!("{s}.wav"))).map(|a| crop(a).downmix()))
             .collect::<Result<Vec<_>, _>>()?;
         let mut job = Job::new(Task::Separate { mix: mix.clone(), stems: stems.clone() });
         apply_settings(&mut job, settings)?;
