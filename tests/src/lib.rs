@@ -4,6 +4,8 @@
 //! Gaussian stems with known spectra, so priors, Wiener filters and exact
 //! posterior samples are computed here with an FFT.
 
+pub mod clap_host;
+
 use std::path::PathBuf;
 use std::sync::Arc;
 

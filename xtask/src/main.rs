@@ -6,7 +6,10 @@
 //!   shared library into `target/onnxruntime/`.
 //! - `demo`: the README's demo (setup, then the CLI on the example audio).
 //! - `test`: the README's test command (setup, then `cargo test --workspace`).
+//! - `bundle [cargo args]`: the plugin's CLAP and VST3 bundles in
+//!   `target/bundled/`, with the ONNX Runtime library and the default model.
 
+mod bundle;
 mod ort_lib;
 mod tasks;
 
@@ -29,6 +32,11 @@ commands:
       split assets/example/mix.wav with the default model (out/demo/).
   test
       Set up, then run every test of the workspace.
+  bundle [--release] [other cargo build options]
+      Set up, then build the plugin and write target/bundled/gmsdi-plugin.vst3
+      and target/bundled/gmsdi-plugin-clap/gmsdi-plugin.clap (gmsdi-plugin.clap
+      bundle on macOS), each with the ONNX Runtime library next to the plugin
+      binary and the default model (models/default, else the test fixture).
   help
       Show this text.";
 
@@ -37,6 +45,7 @@ enum Command {
     Setup { provider: Provider },
     Demo,
     Test,
+    Bundle { args: Vec<String> },
     Help,
 }
 
@@ -58,6 +67,10 @@ fn main() -> ExitCode {
             let lib = ort_lib::setup(&root.join("target").join("onnxruntime"), provider)?;
             println!("{}", lib.display());
             Ok(())
+        }),
+        Command::Bundle { args } => workspace_root().and_then(|root| {
+            let lib = ort_lib::setup(&root.join("target").join("onnxruntime"), Provider::Cpu)?;
+            bundle::bundle(&root, &lib, &args)
         }),
         Command::Demo | Command::Test => workspace_root().and_then(|root| {
             let lib = ort_lib::setup(&root.join("target").join("onnxruntime"), Provider::Cpu)?;
@@ -86,6 +99,7 @@ fn parse_args(args: &[String]) -> Result<Command, String> {
         "help" | "-h" | "--help" => Ok(Command::Help),
         "demo" if rest.is_empty() => Ok(Command::Demo),
         "test" if rest.is_empty() => Ok(Command::Test),
+        "bundle" => Ok(Command::Bundle { args: rest.to_vec() }),
         "setup" | "setup-ort" => {
             let mut provider = Provider::Cpu;
             let mut it = rest.iter();
@@ -140,6 +154,12 @@ mod tests {
         assert!(matches!(parsed, Ok(Command::Setup { provider: Provider::Cpu })));
         assert!(parse_args(&args(&["setup", "--provider", "rocm"])).is_err());
         assert!(parse_args(&args(&["setup", "--provider"])).is_err());
+    }
+
+    #[test]
+    fn bundle_passes_its_arguments_to_cargo() {
+        let parsed = parse_args(&args(&["bundle", "--release"]));
+        assert!(matches!(parsed, Ok(Command::Bundle { args }) if args == ["--release"]));
     }
 
     #[test]

@@ -1,0 +1,212 @@
+//! GMSDI as a CLAP and VST3 plugin: captures the main input and three
+//! sidechain "source" inputs at their timeline positions, runs GMSDI jobs
+//! (accompaniment, separation) on a worker thread, writes the results as
+//! BWF clips and plays them back in sync on aux outputs and the main output.
+//!
+//! Threads: the audio thread (`process`) touches only atomics, the capture
+//! buffers and the results' triple buffer; everything else (model, files,
+//! state, status messages) lives on the worker thread or the host's main thread.
+#![doc = include_str!("../README.md")]
+#![warn(missing_docs)]
+
+pub mod cache;
+pub mod capture;
+pub mod clips;
+pub mod location;
+pub mod params;
+pub mod playback;
+pub mod state;
+pub mod status;
+pub mod worker;
+
+use std::num::NonZeroU32;
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+
+use nice_plug::prelude::*;
+
+use capture::{CaptureStore, Capturer};
+use params::GmsdiParams;
+use playback::{Block, Reader};
+use state::SOURCES;
+use status::Code;
+use worker::{Shared, Worker};
+
+/// Stereo.
+const STEREO: NonZeroU32 = new_nonzero_u32(2);
+/// Aux outputs in the layout that has them: one per result stem.
+pub const RESULT_OUTPUTS: usize = 4;
+
+/// Main stereo in/out plus the three stereo sources.
+const MAIN_AND_SOURCES: AudioIOLayout = AudioIOLayout {
+    main_input_channels: Some(STEREO),
+    main_output_channels: Some(STEREO),
+    aux_input_ports: &[STEREO; SOURCES],
+    aux_output_ports: &[],
+    names: PortNames {
+        layout: Some("Main + sources"),
+        // nice-plug names the main output after `main_input` (bug): leave
+        // both unset so they read "Input" and "Output".
+        main_input: None,
+        main_output: None,
+        aux_inputs: &["Source 1", "Source 2", "Source 3"],
+        aux_outputs: &[],
+    },
+};
+
+/// The plugin instance. Its worker thread starts at the first activation
+/// and lives until the instance is dropped (a job survives the host
+/// deactivating and reactivating the plugin; removing the plugin cancels it).
+pub struct Gmsdi {
+    shared: Arc<Shared>,
+    reader: Reader,
+    capture: Option<Arc<CaptureStore>>,
+    capturer: Capturer,
+    worker: Option<Worker>,
+    rate: u32,
+    generate_was_on: bool,
+}
+
+impl Default for Gmsdi {
+    fn default() -> Self {
+        let (publisher, reader) = playback::channel();
+        Self {
+            shared: Arc::new(Shared::new(Arc::new(GmsdiParams::default()), publisher)),
+            reader,
+            capture: None,
+            capturer: Capturer::default(),
+            worker: None,
+            rate: 0,
+            generate_was_on: false,
+        }
+    }
+}
+
+impl Plugin for Gmsdi {
+    const NAME: &'static str = "GMSDI";
+    const VENDOR: &'static str = "GMSDI";
+    const URL: &'static str = "https://github.com/gmsdi/gmsdi";
+    const EMAIL: &'static str = "gmsdi@users.noreply.github.com";
+    const VERSION: &'static str = env!("CARGO_PKG_VERSION");
+
+    /// The first layout has no aux outputs, so hosts that connect only the
+    /// main ports still get `process` called (nice-plug skips it when an aux
+    /// output has no buffer).
+    const AUDIO_IO_LAYOUTS: &'static [AudioIOLayout] = &[
+        MAIN_AND_SOURCES,
+        AudioIOLayout {
+            aux_output_ports: &[STEREO; RESULT_OUTPUTS],
+            names: PortNames {
+                layout: Some("Main + sources + results"),
+                aux_outputs: &["Result 1", "Result 2", "Result 3", "Result 4"],
+                ..MAIN_AND_SOURCES.names
+            },
+            ..MAIN_AND_SOURCES
+        },
+    ];
+
+    type SysExMessage = ();
+    type BackgroundTask = ();
+    type Editor = ();
+
+    fn params(&self) -> Arc<dyn Params> {
+        self.shared.params.clone()
+    }
+
+    fn activate(
+        &mut self,
+        _layout: &AudioIOLayout,
+        buffer_config: &BufferConfig,
+        _context: &mut impl ActivateContext<Self>,
+    ) -> bool {
+        let rate = buffer_config.sample_rate.round().max(1.0) as u32;
+        let seconds = self.shared.params.state.snapshot().max_capture_seconds;
+        let len = CaptureStore::capacity(rate, seconds);
+        let keep = self.capture.as_ref().is_some_and(|c| c.rate() == rate && c.frames() == len);
+        if !keep {
+            if let Some(old) = self.capture.as_ref().filter(|c| c.range().is_some()) {
+                self.shared.report(
+                    Code::Idle,
+                    format!(
+                        "the captured audio was discarded: the sample rate ({} Hz to {rate} Hz) or the maximum \
+                         capture length changed",
+                        old.rate()
+                    ),
+                );
+            }
+            self.capture = None; // frees the old buffers before allocating new ones
+            *self.shared.capture.lock() = None;
+            self.capture = CaptureStore::new(rate, len).map(Arc::new);
+            if self.capture.is_none() {
+                let message = format!("not enough memory for {seconds} s of capture: lower max_capture_seconds");
+                self.shared.report(Code::Failed, message);
+            }
+        }
+        *self.shared.capture.lock() = self.capture.clone();
+        self.rate = rate;
+        self.shared.rate.store(rate, Ordering::Release);
+        self.generate_was_on = self.shared.params.generate.value();
+        if self.worker.is_none() {
+            match Worker::spawn(self.shared.clone()) {
+                Ok(worker) => self.worker = Some(worker),
+                Err(e) => self.shared.status.set(Code::Failed, format!("cannot start the worker thread: {e}")),
+            }
+        }
+        true
+    }
+
+    fn process(
+        &mut self,
+        buffer: &mut Buffer,
+        aux: &mut AuxiliaryBuffers,
+        context: &mut impl ProcessContext<Self>,
+    ) -> ProcessStatus {
+        let params = &self.shared.params;
+        let transport = context.transport();
+        let (playing, host_pos) = (transport.playing, transport.pos_samples());
+        if let Some(store) = &self.capture {
+            if let Some(pos) = self.capturer.position(store, params.capture.value(), playing, host_pos) {
+                store.write(0, buffer.as_slice_immutable(), pos);
+                for (i, input) in aux.inputs.iter().take(SOURCES).enumerate() {
+                    store.write(1 + i, input.as_slice_immutable(), pos);
+                }
+                if host_pos.is_none() {
+                    self.capturer.advance(buffer.samples());
+                }
+            }
+        }
+        let generate = params.generate.value();
+        if generate && !self.generate_was_on {
+            self.shared.generate.store(true, Ordering::Release);
+        }
+        self.generate_was_on = generate;
+        let stem_gains = params.stem_gains();
+        let block = Block {
+            pos: host_pos.filter(|_| playing),
+            rate: self.rate,
+            main: buffer.as_slice(),
+            monitor: params.monitor.value(),
+            gain: params.gain(),
+            stem_gains: &stem_gains,
+        };
+        block.render(self.reader.read().as_deref(), aux.outputs.iter_mut().map(Buffer::as_slice));
+        ProcessStatus::KeepAlive
+    }
+}
+
+impl ClapPlugin for Gmsdi {
+    const CLAP_ID: &'static str = "org.gmsdi.gmsdi";
+    const CLAP_DESCRIPTION: Option<&'static str> =
+        Some("Text-conditioned accompaniment generation and source separation");
+    const CLAP_MANUAL_URL: Option<&'static str> = Some(Self::URL);
+    const CLAP_SUPPORT_URL: Option<&'static str> = None;
+    const CLAP_FEATURES: &'static [ClapFeature] = &[ClapFeature::AudioEffect, ClapFeature::Stereo];
+}
+
+impl Vst3Plugin for Gmsdi {
+    const VST3_CLASS_ID: [u8; 16] = *b"GmsdiPlugin00001";
+    const VST3_SUBCATEGORIES: &'static [Vst3SubCategory] = &[Vst3SubCategory::Fx, Vst3SubCategory::Tools];
+}
+
+nice_export_clap!(Gmsdi);
+nice_export_vst3!(Gmsdi);

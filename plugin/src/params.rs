@@ -1,0 +1,109 @@
+//! The plugin's parameters (automatable, readable from any thread) and its
+//! persisted JSON state.
+
+use nice_plug::prelude::*;
+
+use crate::state::SharedState;
+
+/// What a `Generate` press runs.
+#[derive(Enum, Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TaskChoice {
+    /// Generate the state's stems under the labelled sidechain sources.
+    Accompany,
+    /// Split the captured main input into stems.
+    Separate,
+}
+
+/// What the main output carries.
+#[derive(Enum, Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Monitor {
+    /// The main input, unchanged.
+    #[name = "Input only"]
+    Input,
+    /// The main input plus the results playing at their timeline position.
+    #[name = "Input + results"]
+    InputAndResults,
+    /// Only the results.
+    #[name = "Results only"]
+    Results,
+}
+
+/// All parameters and the persisted state.
+#[derive(Params)]
+pub struct GmsdiParams {
+    /// While on and the transport plays, every input is recorded at its timeline position.
+    #[id = "capture"]
+    pub capture: BoolParam,
+    /// Turning it on starts a job on the captured audio (edge-triggered).
+    #[id = "generate"]
+    pub generate: BoolParam,
+    /// What a job does.
+    #[id = "task"]
+    pub task: EnumParam<TaskChoice>,
+    /// What the main output carries.
+    #[id = "monitor"]
+    pub monitor: EnumParam<Monitor>,
+    /// Gain of everything the plugin outputs, in dB.
+    #[id = "gain"]
+    pub gain_db: FloatParam,
+    /// Gain and mute of each result stem (ids `stem_gain_1`, `stem_mute_1`, ...).
+    #[nested(array, group = "Results")]
+    pub stems: [StemParams; crate::RESULT_OUTPUTS],
+    /// Labels, stems, settings, results and folders.
+    #[persist = "gmsdi"]
+    pub state: SharedState,
+}
+
+impl Default for GmsdiParams {
+    fn default() -> Self {
+        Self {
+            capture: BoolParam::new("Capture", false),
+            generate: BoolParam::new("Generate", false),
+            task: EnumParam::new("Task", TaskChoice::Accompany),
+            monitor: EnumParam::new("Monitor", Monitor::InputAndResults),
+            gain_db: decibels("Output Gain".into()),
+            stems: std::array::from_fn(|i| StemParams {
+                gain_db: decibels(format!("Result {} Gain", i + 1)),
+                mute: BoolParam::new(format!("Result {} Mute", i + 1), false),
+            }),
+            state: SharedState::default(),
+        }
+    }
+}
+
+impl GmsdiParams {
+    /// The output gain as a factor.
+    pub fn gain(&self) -> f32 {
+        factor(self.gain_db.value())
+    }
+
+    /// Each result stem's gain as a factor (0 when muted).
+    pub fn stem_gains(&self) -> [f32; crate::RESULT_OUTPUTS] {
+        std::array::from_fn(|i| if self.stems[i].mute.value() { 0.0 } else { factor(self.stems[i].gain_db.value()) })
+    }
+}
+
+/// Gain and mute of one result stem.
+#[derive(Params)]
+pub struct StemParams {
+    /// Gain of the stem, in dB.
+    #[id = "stem_gain"]
+    pub gain_db: FloatParam,
+    /// Silences the stem on its output and on the main output.
+    #[id = "stem_mute"]
+    pub mute: BoolParam,
+}
+
+/// A gain parameter in dB, -60 to +12, default 0.
+fn decibels(name: String) -> FloatParam {
+    FloatParam::new(name, 0.0, FloatRange::Linear { min: -60.0, max: 12.0 }).with_unit(" dB").with_step_size(0.1)
+}
+
+/// dB as a factor, exactly 1 at 0 dB.
+fn factor(db: f32) -> f32 {
+    if db == 0.0 {
+        1.0
+    } else {
+        util::db_to_gain(db)
+    }
+}

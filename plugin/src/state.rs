@@ -1,0 +1,161 @@
+//! The plugin's persisted, non-parameter state: labels, stems, job
+//! settings, result clips and folders, stored as JSON in the host's project.
+
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use gmsdi_engine::settings::Overrides;
+use nice_plug::params::persist::PersistentField;
+use parking_lot::RwLock;
+use serde::{Deserialize, Serialize};
+
+/// Number of sidechain ("source") inputs.
+pub const SOURCES: usize = 3;
+
+/// Everything the plugin stores in the host's project besides parameters.
+/// Missing keys take their defaults, so older or partial states load.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct PersistedState {
+    /// Label of each sidechain source (a stem name or free text); an empty
+    /// label leaves that source out of accompaniment jobs.
+    pub labels: [String; SOURCES],
+    /// Stems an accompaniment job generates, one result per stem.
+    pub stems: Vec<String>,
+    /// Stems a separation job splits the main input into; empty = all of the model's stems.
+    pub separate_stems: Vec<String>,
+    /// Settings that replace the model's defaults.
+    pub settings: JobSettings,
+    /// The current result clips, in aux-output order.
+    pub results: Vec<Clip>,
+    /// Folder for result files; `None` = `GMSDI_OUTPUT_DIR` or the per-user default.
+    pub output_dir: Option<PathBuf>,
+    /// Model folder; `None` = `GMSDI_MODEL` or the model shipped next to the plugin.
+    pub model_dir: Option<PathBuf>,
+    /// Longest capture in seconds; buffers are allocated for this at activation.
+    pub max_capture_seconds: f64,
+    /// What the last job or restore did, in words (for hosts without the editor).
+    pub report: String,
+}
+
+impl Default for PersistedState {
+    fn default() -> Self {
+        Self {
+            labels: ["guitar".into(), String::new(), String::new()],
+            stems: vec!["bass".into()],
+            separate_stems: Vec::new(),
+            settings: JobSettings::default(),
+            results: Vec::new(),
+            output_dir: None,
+            model_dir: None,
+            max_capture_seconds: 600.0,
+            report: String::new(),
+        }
+    }
+}
+
+/// One result file and where it sits on the host's timeline.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Clip {
+    /// Stem name.
+    pub stem: String,
+    /// The WAV file.
+    pub path: PathBuf,
+    /// Timeline position of the file's first sample, in samples at the file's rate.
+    pub start: i64,
+}
+
+/// The job settings a user may override (see the engine's `Overrides`).
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct JobSettings {
+    /// Sampler steps.
+    pub steps: Option<usize>,
+    /// Guidance scale w.
+    pub w: Option<f32>,
+    /// Random seed.
+    pub seed: Option<u64>,
+    /// Sampler: "adpm2" or "euler".
+    pub sampler: Option<String>,
+    /// Euler churn.
+    pub s_churn: Option<f32>,
+    /// Whether the stems' negative prompts guide the job.
+    pub negative_prompts: Option<bool>,
+}
+
+impl JobSettings {
+    /// The engine's overrides for these settings.
+    pub fn overrides(&self) -> Overrides {
+        Overrides {
+            steps: self.steps,
+            w: self.w,
+            seed: self.seed,
+            sampler: self.sampler.clone(),
+            s_churn: self.s_churn,
+            negative_prompts: self.negative_prompts,
+            ..Overrides::default()
+        }
+    }
+}
+
+/// The persisted state behind a lock, with a counter of host loads so the
+/// worker knows when to restore results. Never touched on the audio thread.
+#[derive(Default)]
+pub struct SharedState {
+    state: RwLock<PersistedState>,
+    loads: AtomicU64,
+}
+
+impl SharedState {
+    /// A copy of the current state.
+    pub fn snapshot(&self) -> PersistedState {
+        self.state.read().clone()
+    }
+
+    /// Changes the state without counting it as a host load.
+    pub fn update(&self, f: impl FnOnce(&mut PersistedState)) {
+        f(&mut self.state.write());
+    }
+
+    /// How many times the host has loaded a state into this instance.
+    pub fn loads(&self) -> u64 {
+        self.loads.load(Ordering::Acquire)
+    }
+}
+
+impl<'a> PersistentField<'a, PersistedState> for SharedState {
+    fn set(&self, new_value: PersistedState) {
+        *self.state.write() = new_value;
+        self.loads.fetch_add(1, Ordering::AcqRel);
+    }
+
+    fn map<F, R>(&self, f: F) -> R
+    where
+        F: Fn(&PersistedState) -> R,
+    {
+        f(&self.state.read())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn partial_and_garbage_json() {
+        let s: PersistedState = serde_json::from_str(r#"{"stems": ["drums"], "unknown": 1}"#).unwrap();
+        assert_eq!(s.stems, ["drums"]);
+        assert_eq!(s.labels[0], "guitar");
+        assert!(serde_json::from_str::<PersistedState>(r#"{"labels": 3"#).is_err());
+    }
+
+    #[test]
+    fn host_loads_are_counted_but_updates_are_not() {
+        let shared = SharedState::default();
+        shared.update(|s| s.report = "x".into());
+        assert_eq!(shared.loads(), 0);
+        shared.set(PersistedState::default());
+        assert_eq!(shared.loads(), 1);
+        assert_eq!(shared.map(|s| s.report.clone()), "");
+    }
+}
