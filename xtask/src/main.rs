@@ -5,7 +5,8 @@
 //!   pinned ONNX Runtime wheel from PyPI, verify its hash and extract the
 //!   shared library into `target/onnxruntime/`.
 //! - `demo`: the README's demo (setup, then the CLI on the example audio).
-//! - `test`: the README's test command (setup, then `cargo test --workspace`).
+//! - `test`: the README's test command (setup, `cargo test --workspace`, then
+//!   the debug bundle tested in real VST3 hosts by `python3 -m pytest tests/vst3`).
 //! - `bundle [cargo args]`: the plugin's CLAP and VST3 bundles in
 //!   `target/bundled/`, with the ONNX Runtime library and the default model.
 
@@ -31,7 +32,9 @@ commands:
       Set up, then generate a bass line under assets/example/guitar.wav and
       split assets/example/mix.wav with the default model (out/demo/).
   test
-      Set up, then run every test of the workspace.
+      Set up, run every test of the workspace, then build the bundles (debug)
+      and test the VST3 bundle in dawdreamer and pedalboard
+      (python3 -m pytest tests/vst3; pip install -r tests/vst3/requirements.txt).
   bundle [--release] [other cargo build options]
       Set up, then build the plugin and write target/bundled/gmsdi-plugin.vst3
       and target/bundled/gmsdi-plugin-clap/gmsdi-plugin.clap (gmsdi-plugin.clap

@@ -40,7 +40,25 @@ pub fn demo(root: &Path, lib: &Path) -> Result<(), String> {
     Ok(())
 }
 
-/// All tests of the workspace.
+/// Python tests of the VST3 bundle in real hosts (dawdreamer, pedalboard).
+const VST3_TESTS: &str = "tests/vst3";
+
+/// All tests of the workspace, then the VST3 bundle (debug build) tested in
+/// real hosts by `python3 -m pytest tests/vst3` (needs the packages of
+/// `tests/vst3/requirements.txt`). Any pytest exit code but 0 fails,
+/// including 5 (no tests collected); a missing bundle fails instead of
+/// skipping.
 pub fn test(root: &Path, lib: &Path) -> Result<(), String> {
-    run(root, "cargo", &["test", "--workspace"], &[("GMSDI_ORT_LIB", lib)])
+    run(root, "cargo", &["test", "--workspace"], &[("GMSDI_ORT_LIB", lib)])?;
+    crate::bundle::bundle(root, lib, &[])?;
+    let target = std::env::var_os("CARGO_TARGET_DIR").map_or_else(|| root.join("target"), |t| root.join(t));
+    let vst3 = target.join("bundled").join("gmsdi-plugin.vst3");
+    let env = [
+        ("GMSDI_VST3_BUNDLE", vst3.as_path()),
+        ("GMSDI_VST3_REQUIRED", Path::new("1")),
+        ("PYTHONDONTWRITEBYTECODE", Path::new("1")),
+    ];
+    run(root, "python3", &["-m", "pytest", VST3_TESTS, "-q", "-rs", "-p", "no:cacheprovider"], &env).map_err(|e| {
+        format!("{e}\n(the VST3 host tests need `python3 -m pip install -r {VST3_TESTS}/requirements.txt`)")
+    })
 }
