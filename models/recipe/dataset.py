@@ -1,0 +1,82 @@
+"""Mixtures of random stem subsets with their text labels (training never sees a stem as a target).
+
+An example: a random crop of a song, a random non-empty subset of the stems that are
+audible in the crop, summed, and the label of that subset ("bass, drums"), sometimes
+with paraphrases ("electric bass, drum kit") or in another order.
+"""
+import glob
+import itertools
+import os
+import random
+
+import numpy as np
+
+STEMS = ["bass", "drums", "guitar", "piano"]
+SEPARATOR = ", "
+PARAPHRASES = {
+    "bass": ["electric bass", "bass guitar", "bass line"],
+    "drums": ["drum kit", "percussion", "drum beat"],
+    "guitar": ["electric guitar", "acoustic guitar", "guitars"],
+    "piano": ["keys", "keyboard", "acoustic piano"],
+}
+INPUT_RMS = 0.1  # full mixes are scaled to this RMS (model.json input_rms)
+ACTIVE_RMS = 0.004  # a stem below this RMS in a crop counts as silent (-28 dB under the mix)
+
+
+def all_prompts():
+    """Every prompt the sampler below can produce (embeddings are precomputed for these)."""
+    out = set()
+    for k in range(1, len(STEMS) + 1):
+        for subset in itertools.combinations(STEMS, k):
+            for names in itertools.product(*[[s] + PARAPHRASES[s] for s in subset]):
+                out.add(SEPARATOR.join(names))
+            for perm in itertools.permutations(subset):
+                out.add(SEPARATOR.join(perm))
+    return sorted(out)
+
+
+def make_prompt(subset, r):
+    """subset: stem names in canonical order."""
+    if len(subset) > 1 and r.random() < 0.15:
+        subset = list(subset)
+        r.shuffle(subset)
+        return SEPARATOR.join(subset)
+    para = r.random() < 0.3
+    return SEPARATOR.join(r.choice(PARAPHRASES[s]) if para and r.random() < 0.5 else s for s in subset)
+
+
+class Songs:
+    def __init__(self, folder):
+        self.files = sorted(glob.glob(os.path.join(folder, "*.npy")))
+        self.audio, self.gain = [], []
+        for f in self.files:
+            q = np.load(f)
+            mix = q.astype(np.float32).sum(0) / 32000
+            active = np.abs(mix) > 1e-4
+            rms = np.sqrt((mix[active] ** 2).mean()) if active.any() else 1.0
+            self.audio.append(q)
+            self.gain.append(INPUT_RMS / rms / 32000)
+        lens = np.array([q.shape[1] for q in self.audio], np.float64)
+        self.weights = lens / lens.sum()
+        self.seconds = lens.sum() / 16000
+
+    def sample(self, length, r, nr):
+        """Returns (mixture float32 [length], prompt)."""
+        while True:
+            i = nr.choice(len(self.audio), p=self.weights)
+            q = self.audio[i]
+            if q.shape[1] < length:
+                continue
+            start = r.randrange(q.shape[1] - length + 1)
+            stems = q[:, start:start + length].astype(np.float32) * self.gain[i]
+            stems *= (10 ** (nr.uniform(-4, 4, size=(len(STEMS), 1)) / 20)).astype(np.float32)
+            rms = np.sqrt((stems**2).mean(1))
+            active = [k for k in range(len(STEMS)) if rms[k] > ACTIVE_RMS]
+            if not active:
+                continue
+            if r.random() < 0.25:
+                chosen = active
+            else:
+                chosen = [k for k in active if r.random() < 0.5] or [r.choice(active)]
+            mix = stems[chosen].sum(0) * np.float32(10 ** (r.uniform(-3, 3) / 20))
+            return mix, make_prompt([STEMS[k] for k in chosen], r)

@@ -1,0 +1,154 @@
+"""Export a checkpoint's EMA weights to the gmsdi-model/1 contract (models/CONTRACT.md).
+
+  python export.py --ckpt work/ckpt/ema.pt --out ../default
+"""
+import argparse
+import hashlib
+import json
+import os
+import shutil
+import time
+
+import numpy as np
+import torch
+
+import dataset
+import textenc
+import unet
+
+SAMPLE_RATE = 16000
+WINDOW = 65536  # trained on 32768 and 65536 crops; the engine windows long audio at 4.1 s
+NEGATIVES = {  # the paper's negative prompts (§4), in this model's labels
+    "bass": "drums, guitar, piano",
+    "drums": "bass",
+    "guitar": "bass, drums",
+    "piano": "bass, drums",
+}
+# Chosen on validation windows (sample.py --grid, step 15052: the separator with drums
+# constrained at w = 3 was best, the extractor weak at every w); 50 steps for laptop speed.
+DEFAULTS = {
+    "separate": {"method": "separator", "sampler": "euler", "steps": 50, "s_churn": 20.0, "resamples": 1,
+                 "w": 3.0, "constrained": "drums", "negative_prompts": False},
+    "extract": {"method": "extractor", "sampler": "euler", "steps": 50, "s_churn": 20.0, "resamples": 1,
+                "w": 3.0, "negative_prompts": True},
+    "accompany": {"sampler": "adpm2", "steps": 50, "w": 3.0, "negative_prompts": True},
+    "generate": {"sampler": "adpm2", "steps": 50, "w": 3.0, "negative_prompts": True},
+}
+
+
+def sha256(path):
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def load_ema(path):
+    st = torch.load(path, weights_only=False, map_location="cpu")
+    config = st["config"]
+    model = unet.Denoiser(config["sigma_data"], config["emb_dim"])
+    model.load_state_dict(st["ema"])
+    return model.eval(), config, st.get("step", 0)
+
+
+def export_denoiser(model, path):
+    x = torch.randn(2, 1, 2 * unet.LENGTH_MULTIPLE * 8) * 0.1
+    args = (x, torch.tensor([0.5, 0.01]), torch.randn(2, model.null_embedding.numel()))
+    torch.onnx.export(model, args, path, opset_version=17, dynamo=False,
+                      input_names=["x", "sigma", "embedding"], output_names=["denoised"],
+                      dynamic_axes={"x": {0: "B", 2: "T"}, "sigma": {0: "B"}, "embedding": {0: "B"},
+                                    "denoised": {0: "B", 2: "T"}})
+
+
+def check_denoiser(model, path):
+    import onnxruntime as ort
+
+    so = ort.SessionOptions()
+    so.intra_op_num_threads = 1
+    sess = ort.InferenceSession(path, so, providers=["CPUExecutionProvider"])
+    g = torch.Generator().manual_seed(0)
+    worst = 0.0
+    for b, t in [(1, 32768), (3, 65536), (2, 256 * 7)]:
+        x = torch.randn(b, 1, t, generator=g) * 0.1
+        s = torch.exp(torch.randn(b, generator=g) * 2 - 3)
+        e = torch.randn(b, model.null_embedding.numel(), generator=g)
+        e = e / e.norm(dim=1, keepdim=True)
+        with torch.no_grad():
+            ref = model(x, s, e).numpy()
+        out = sess.run(None, {"x": x.numpy(), "sigma": s.numpy(), "embedding": e.numpy()})[0]
+        worst = max(worst, float(np.abs(out - ref).max() / (np.abs(ref).max() + 1e-12)))
+    x = np.random.randn(10, 1, WINDOW).astype(np.float32) * 0.1
+    feed = {"x": x, "sigma": np.full(10, 0.3, np.float32), "embedding": np.random.randn(10, 384).astype(np.float32)}
+    sess.run(None, feed)
+    t0 = time.time()
+    for _ in range(3):
+        sess.run(None, feed)
+    return worst, (time.time() - t0) / 3
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--ckpt", default="work/ckpt/ema.pt")
+    ap.add_argument("--out", default="../default")
+    ap.add_argument("--textenc", default="work/textenc", help="folder with text_encoder.onnx + tokenizer.json")
+    ap.add_argument("--version", default=None)
+    ap.add_argument("--report", default="work/export_report.json", help="checks written here (JSON)")
+    args = ap.parse_args()
+    torch.set_num_threads(1)
+    os.makedirs(args.out, exist_ok=True)
+    model, config, step = load_ema(args.ckpt)
+
+    den = os.path.join(args.out, "denoiser.onnx")
+    export_denoiser(model, den)
+    rel_err, secs = check_denoiser(model, den)
+    print(f"denoiser: max rel. error onnx vs torch {rel_err:.2e}; batch 10 x {WINDOW} on 1 thread: {secs:.2f} s")
+    assert rel_err < 1e-3, rel_err
+
+    if not os.path.exists(os.path.join(args.textenc, "text_encoder.onnx")):
+        textenc.export(args.textenc)
+    for f in ["text_encoder.onnx", "tokenizer.json"]:
+        shutil.copy(os.path.join(args.textenc, f), os.path.join(args.out, f))
+    prompts = dataset.STEMS + list(NEGATIVES.values()) + ["electric bass", "drum kit", "acoustic guitar", "keys"]
+    enc = textenc.Encoder(os.path.join(args.out, "text_encoder.onnx"), os.path.join(args.out, "tokenizer.json"))
+    cos = (enc(prompts) * textenc.torch_reference(prompts)).sum(1)
+    print(f"text encoder int8 vs fp32 torch: min cosine {cos.min():.4f}")
+    assert cos.min() >= 0.98, cos
+
+    manifest = {
+        "format": "gmsdi-model/1",
+        "name": "GMSDI default (bass, drums, guitar, piano; 16 kHz mono)",
+        "version": args.version or f"0.1.0+step{step}",
+        "licence": "MIT (weights); text encoder: see MODEL_CARD.md",
+        "sample_rate": SAMPLE_RATE,
+        "channels": 1,
+        "window": WINDOW,
+        "length_multiple": unet.LENGTH_MULTIPLE,
+        "sigma_min": 1e-4,
+        "sigma_max": 1.0,
+        "sigma_data": config["sigma_data"],
+        "input_rms": config["input_rms"],
+        "denoiser": "denoiser.onnx",
+        "text_encoder": "text_encoder.onnx",
+        "tokenizer": "tokenizer.json",
+        "embedding_dim": config["emb_dim"],
+        "null_embedding": [round(float(v), 7) for v in model.null_embedding.detach()],
+        "label_separator": dataset.SEPARATOR,
+        "stems": {s: {"prompt": s, "negative": NEGATIVES[s]} for s in dataset.STEMS},
+        "defaults": DEFAULTS,
+        "training": {"steps": step, "recipe": "models/recipe"},
+        "files": {f: sha256(os.path.join(args.out, f)) for f in ["denoiser.onnx", "text_encoder.onnx", "tokenizer.json"]},
+    }
+    with open(os.path.join(args.out, "model.json"), "w") as f:
+        json.dump(manifest, f, indent=1)
+    total = sum(os.path.getsize(os.path.join(args.out, f)) for f in os.listdir(args.out))
+    print(f"wrote {args.out}: step {step}, {total / 1e6:.1f} MB")
+    assert total <= 50e6
+    os.makedirs(os.path.dirname(os.path.abspath(args.report)), exist_ok=True)
+    with open(args.report, "w") as f:
+        json.dump({"step": step, "onnx_rel_err": rel_err, "onnx_batch10_window_s": secs,
+                   "text_min_cosine": float(cos.min()), "total_bytes": total}, f, indent=1)
+
+
+if __name__ == "__main__":
+    main()

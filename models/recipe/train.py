@@ -1,0 +1,200 @@
+"""Train the GMSDI denoiser on mixtures of random stem subsets (EDM, CPU, one thread).
+
+Resumable: `python train.py` continues from <ckpt>/last.pt when it exists (or from
+--init weights), checkpoints every --ckpt-every seconds and logs JSON lines to
+<ckpt>/log.jsonl (loss per sigma band, validation, wall time).
+"""
+import argparse
+import json
+import math
+import os
+import random
+import time
+
+import numpy as np
+import torch
+
+import dataset
+import textenc
+import unet
+
+P_MEAN, P_STD = -3.0, 1.8  # log-normal training sigmas: median 0.05, ~95 % in [1.4e-3, 1.7]
+BANDS = [0.0, 0.01, 0.1, 1.0, math.inf]
+VAL_SIGMAS = [0.003, 0.03, 0.3, 1.0]
+
+
+def band_names():
+    return [f"{a:g}-{b:g}" for a, b in zip(BANDS[:-1], BANDS[1:])]
+
+
+def prompt_embeddings(textenc_dir):
+    """{prompt: embedding} from the shipped int8 encoder, cached."""
+    cache = os.path.join(textenc_dir, "prompts.npz")
+    onnx_path = os.path.join(textenc_dir, "text_encoder.onnx")
+    if not os.path.exists(onnx_path):
+        textenc.export(textenc_dir)
+    if not os.path.exists(cache):
+        prompts = dataset.all_prompts()
+        emb = textenc.Encoder(onnx_path, os.path.join(textenc_dir, "tokenizer.json"))(prompts)
+        np.savez(cache, prompts=np.array(prompts), emb=emb)
+    z = np.load(cache)
+    return {str(p): e for p, e in zip(z["prompts"], z["emb"])}
+
+
+def batch(songs, embs, n, length, r, nr):
+    xs, es = [], []
+    for _ in range(n):
+        x, p = songs.sample(length, r, nr)
+        xs.append(x)
+        es.append(embs[p])
+    return torch.from_numpy(np.stack(xs))[:, None], torch.from_numpy(np.stack(es))
+
+
+def edm_loss(model, x, sigma, emb):
+    """Per-example EDM loss (weight 1/c_out^2 folded in: the raw net's target)."""
+    c_skip, c_out, c_in, c_noise = model.precond(sigma)
+    noisy = x + sigma[:, None, None] * torch.randn_like(x)
+    f = model.net(c_in * noisy, c_noise, emb)
+    target = (x - c_skip * noisy) / c_out
+    return ((f - target) ** 2).mean(dim=(1, 2))
+
+
+def save(path, obj):
+    tmp = path + ".tmp"
+    torch.save(obj, tmp)
+    os.replace(tmp, path)
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--data", default="work/data")
+    ap.add_argument("--ckpt", default="work/ckpt")
+    ap.add_argument("--textenc", default="work/textenc")
+    ap.add_argument("--init", default=None, help="ema.pt weights to start from (e.g. the committed weights/ema.pt)")
+    ap.add_argument("--minutes", type=float, default=1e9, help="stop after this much wall time (this run)")
+    ap.add_argument("--steps", type=int, default=10**9, help="stop at this total step")
+    ap.add_argument("--batch", type=int, default=4)
+    ap.add_argument("--length", type=int, default=32768)
+    ap.add_argument("--long-prob", type=float, default=0.3, help="share of steps at 2x length, half batch")
+    ap.add_argument("--lr", type=float, default=2e-4)
+    ap.add_argument("--ema", type=float, default=0.999)
+    ap.add_argument("--cond-drop", type=float, default=0.1)
+    ap.add_argument("--ckpt-every", type=float, default=300, help="seconds")
+    ap.add_argument("--log-every", type=int, default=50)
+    ap.add_argument("--threads", type=int, default=1)
+    ap.add_argument("--seed", type=int, default=0)
+    args = ap.parse_args()
+    torch.set_num_threads(args.threads)
+    os.makedirs(args.ckpt, exist_ok=True)
+    last = os.path.join(args.ckpt, "last.pt")
+    log = open(os.path.join(args.ckpt, "log.jsonl"), "a")
+
+    embs = prompt_embeddings(args.textenc)
+    train = dataset.Songs(os.path.join(args.data, "train"))
+    val = dataset.Songs(os.path.join(args.data, "val"))
+    print(f"train {train.seconds / 60:.1f} min, val {val.seconds / 60:.1f} min, {len(embs)} prompts", flush=True)
+
+    state = torch.load(last, weights_only=False) if os.path.exists(last) else None
+    init = torch.load(args.init, weights_only=True) if args.init and state is None else None
+    if state is not None:
+        config = state["config"]
+    elif init is not None:
+        config = init["config"]
+    else:
+        r, nr = random.Random(1), np.random.default_rng(1)
+        xs = np.stack([train.sample(args.length, r, nr)[0] for _ in range(400)])
+        config = {"sigma_data": round(float(xs.std()), 4), "emb_dim": textenc.EMB_DIM, "input_rms": dataset.INPUT_RMS}
+    model = unet.Denoiser(config["sigma_data"], config["emb_dim"])
+    ema = unet.Denoiser(config["sigma_data"], config["emb_dim"])
+    opt = torch.optim.Adam(model.parameters(), lr=args.lr)
+    step, wall = 0, 0.0
+    if state is not None:
+        model.load_state_dict(state["model"])
+        ema.load_state_dict(state["ema"])
+        opt.load_state_dict(state["opt"])
+        step, wall = state["step"], state["wall"]
+        print(f"resumed at step {step}, {wall / 60:.1f} min", flush=True)
+    else:
+        if init is not None:  # an ema.pt file: {"ema": weights, "config", "step"}
+            model.load_state_dict(init["ema"])
+            step = init["step"]
+            print(f"initialised from {args.init} (step {step})", flush=True)
+        ema.load_state_dict(model.state_dict())
+    for p in ema.parameters():
+        p.requires_grad_(False)
+    print(f"params {sum(p.numel() for p in model.parameters()) / 1e6:.2f} M, sigma_data {config['sigma_data']}", flush=True)
+
+    # fixed validation set
+    r, nr = random.Random(123), np.random.default_rng(123)
+    vx, ve = batch(val, embs, 32, args.length, r, nr)
+    vnoise = torch.randn(len(VAL_SIGMAS), *vx.shape, generator=torch.Generator().manual_seed(0))
+
+    def validate():
+        out = {}
+        with torch.no_grad():
+            for j, s in enumerate(VAL_SIGMAS):
+                tot = 0.0
+                for k in range(0, len(vx), 8):
+                    x, e = vx[k:k + 8], ve[k:k + 8]
+                    sig = torch.full((len(x),), s)
+                    d = ema(x + s * vnoise[j, k:k + 8], sig, e)
+                    c_out = s * ema.sigma_data / math.sqrt(s**2 + ema.sigma_data**2)
+                    tot += (((d - x) / c_out) ** 2).mean().item() * len(x)
+                out[f"{s:g}"] = round(tot / len(vx), 5)
+        return out
+
+    r, nr = random.Random(args.seed + step), np.random.default_rng(args.seed + step)
+    torch.manual_seed(args.seed + step)
+    t_start = time.time()
+    t_ckpt = t_start
+    sums, counts, t_log = np.zeros(4), np.zeros(4), time.time()
+
+    def checkpoint():
+        save(last, {"model": model.state_dict(), "ema": ema.state_dict(), "opt": opt.state_dict(),
+                    "step": step, "wall": wall + time.time() - t_start, "config": config, "args": vars(args)})
+        save(os.path.join(args.ckpt, "ema.pt"), {"ema": ema.state_dict(), "config": config, "step": step})
+        rec = {"step": step, "wall_min": round((wall + time.time() - t_start) / 60, 2), "val": validate()}
+        log.write(json.dumps(rec) + "\n")
+        log.flush()
+        print(rec, flush=True)
+
+    while step < args.steps and time.time() - t_start < args.minutes * 60:
+        if r.random() < args.long_prob:
+            x, e = batch(train, embs, max(1, args.batch // 2), args.length * 2, r, nr)
+        else:
+            x, e = batch(train, embs, args.batch, args.length, r, nr)
+        drop = torch.rand(len(x)) < args.cond_drop
+        e = torch.where(drop[:, None], model.null_embedding[None].expand_as(e), e)
+        sigma = torch.exp(P_MEAN + P_STD * torch.randn(len(x)))
+        for g in opt.param_groups:
+            g["lr"] = args.lr * min(1.0, (step + 1) / 500)
+        per = edm_loss(model, x, sigma, e)
+        loss = per.mean()
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+        opt.step()
+        step += 1
+        decay = min(args.ema, (1 + step) / (10 + step))
+        with torch.no_grad():
+            for pe, pm in zip(ema.parameters(), model.parameters()):
+                pe.lerp_(pm, 1 - decay)
+        band = np.digitize(sigma.numpy(), BANDS[1:-1])
+        np.add.at(sums, band, per.detach().numpy())
+        np.add.at(counts, band, 1)
+        if step % args.log_every == 0:
+            now = time.time()
+            rec = {"step": step, "wall_min": round((wall + now - t_start) / 60, 2),
+                   "s_per_step": round((now - t_log) / args.log_every, 3),
+                   "loss": {n: (round(s / c, 5) if c else None) for n, s, c in zip(band_names(), sums, counts)}}
+            log.write(json.dumps(rec) + "\n")
+            log.flush()
+            sums[:], counts[:], t_log = 0, 0, now
+        if time.time() - t_ckpt > args.ckpt_every:
+            checkpoint()
+            t_ckpt = time.time()
+    checkpoint()
+
+
+if __name__ == "__main__":
+    main()

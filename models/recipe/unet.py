@@ -1,0 +1,125 @@
+"""1D U-Net denoiser with EDM preconditioning, FiLM on (text embedding, log sigma).
+
+The waveform is folded ×16 (space-to-depth: [B, 1, T] -> [B, 16, T/16]) before the U-Net,
+which makes a CPU-trainable model (DESIGN §9). Two ×4 downsamplings follow, so T must be
+a multiple of 16·4·4 = 256 (`LENGTH_MULTIPLE`). A self-attention block at the bottleneck
+(T/256 frames: 16 ms each at 16 kHz) gives global context (key, tempo).
+"""
+import math
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+PATCH = 16
+LENGTH_MULTIPLE = PATCH * 4 * 4
+
+
+class ResBlock(nn.Module):
+    def __init__(self, c, cond_dim, dilation=1):
+        super().__init__()
+        self.n1 = nn.GroupNorm(8, c)
+        self.c1 = nn.Conv1d(c, c, 3, padding=dilation, dilation=dilation)
+        self.n2 = nn.GroupNorm(8, c)
+        self.c2 = nn.Conv1d(c, c, 3, padding=1)
+        self.film = nn.Linear(cond_dim, 2 * c)
+        nn.init.zeros_(self.c2.weight)
+        nn.init.zeros_(self.c2.bias)
+
+    def forward(self, x, cond):
+        h = self.c1(F.silu(self.n1(x)))
+        scale, shift = self.film(cond).unsqueeze(-1).chunk(2, dim=1)
+        h = self.n2(h) * (1 + scale) + shift
+        return x + self.c2(F.silu(h))
+
+
+class Attention(nn.Module):
+    def __init__(self, c, heads=4):
+        super().__init__()
+        self.heads = heads
+        self.norm = nn.GroupNorm(8, c)
+        self.qkv = nn.Conv1d(c, 3 * c, 1)
+        self.out = nn.Conv1d(c, c, 1)
+        nn.init.zeros_(self.out.weight)
+        nn.init.zeros_(self.out.bias)
+
+    def forward(self, x):
+        b, c, t = x.shape
+        q, k, v = self.qkv(self.norm(x)).reshape(b, 3, self.heads, c // self.heads, t).unbind(1)
+        w = torch.softmax(torch.einsum("bhdt,bhds->bhts", q, k) / math.sqrt(c // self.heads), dim=-1)
+        h = torch.einsum("bhts,bhds->bhdt", w, v).reshape(b, c, t)
+        return x + self.out(h)
+
+
+class UNet(nn.Module):
+    """F(x_in, c_noise, emb): the raw network inside the EDM preconditioning."""
+
+    def __init__(self, emb_dim=384, chans=(64, 128, 256), blocks=2, mid_blocks=4, cond_dim=256):
+        super().__init__()
+        c0, c1, c2 = chans
+        self.freqs = nn.Parameter(torch.randn(64) * 4, requires_grad=False)  # Fourier features of c_noise
+        self.cond = nn.Sequential(nn.Linear(emb_dim + 128, cond_dim), nn.SiLU(), nn.Linear(cond_dim, cond_dim), nn.SiLU())
+        self.inp = nn.Conv1d(PATCH, c0, 3, padding=1)
+        self.enc0 = nn.ModuleList([ResBlock(c0, cond_dim, 2 ** i) for i in range(blocks)])
+        self.down0 = nn.Conv1d(c0, c1, 4, stride=4)
+        self.enc1 = nn.ModuleList([ResBlock(c1, cond_dim, 2 ** i) for i in range(blocks)])
+        self.down1 = nn.Conv1d(c1, c2, 4, stride=4)
+        self.mid = nn.ModuleList([ResBlock(c2, cond_dim, 2 ** i) for i in range(mid_blocks)])
+        self.attn = Attention(c2)
+        self.mid2 = ResBlock(c2, cond_dim, 1)
+        self.up1 = nn.ConvTranspose1d(c2, c1, 4, stride=4)
+        self.skip1 = nn.Conv1d(2 * c1, c1, 1)
+        self.dec1 = nn.ModuleList([ResBlock(c1, cond_dim, 2 ** i) for i in range(blocks)])
+        self.up0 = nn.ConvTranspose1d(c1, c0, 4, stride=4)
+        self.skip0 = nn.Conv1d(2 * c0, c0, 1)
+        self.dec0 = nn.ModuleList([ResBlock(c0, cond_dim, 2 ** i) for i in range(blocks)])
+        self.out_norm = nn.GroupNorm(8, c0)
+        self.out = nn.Conv1d(c0, PATCH, 3, padding=1)
+
+    def forward(self, x, c_noise, emb):
+        b, _, t = x.shape
+        f = c_noise[:, None] * self.freqs[None]
+        cond = self.cond(torch.cat([emb, torch.sin(f), torch.cos(f)], dim=1))
+        h = x.reshape(b, t // PATCH, PATCH).transpose(1, 2)  # space-to-depth
+        h = self.inp(h)
+        for blk in self.enc0:
+            h = blk(h, cond)
+        s0 = h
+        h = self.down0(h)
+        for blk in self.enc1:
+            h = blk(h, cond)
+        s1 = h
+        h = self.down1(h)
+        for blk in self.mid:
+            h = blk(h, cond)
+        h = self.mid2(self.attn(h), cond)
+        h = self.skip1(torch.cat([self.up1(h), s1], dim=1))
+        for blk in self.dec1:
+            h = blk(h, cond)
+        h = self.skip0(torch.cat([self.up0(h), s0], dim=1))
+        for blk in self.dec0:
+            h = blk(h, cond)
+        h = self.out(F.silu(self.out_norm(h)))
+        return h.transpose(1, 2).reshape(b, 1, t)  # depth-to-space
+
+
+class Denoiser(nn.Module):
+    """EDM denoiser D(x, sigma, emb) = c_skip x + c_out F(c_in x, c_noise, emb); holds the null embedding."""
+
+    def __init__(self, sigma_data, emb_dim=384, **kw):
+        super().__init__()
+        self.sigma_data = float(sigma_data)
+        self.net = UNet(emb_dim=emb_dim, **kw)
+        self.null_embedding = nn.Parameter(torch.randn(emb_dim) * 0.05)
+
+    def precond(self, sigma):
+        sd = self.sigma_data
+        s = sigma[:, None, None]
+        c_skip = sd**2 / (s**2 + sd**2)
+        c_out = s * sd / torch.sqrt(s**2 + sd**2)
+        c_in = 1 / torch.sqrt(s**2 + sd**2)
+        return c_skip, c_out, c_in, torch.log(sigma) / 4
+
+    def forward(self, x, sigma, embedding):
+        c_skip, c_out, c_in, c_noise = self.precond(sigma)
+        return c_skip * x + c_out * self.net(c_in * x, c_noise, embedding)
