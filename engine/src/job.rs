@@ -545,7 +545,7 @@ impl SeparationPlan {
 /// model's band (it goes to the constrained stem, as in eq. 13).
 fn constrain_to_mix(stems: &mut [(String, Audio)], k: usize, mix: &Audio) {
     let mut rest = mix.channels.clone();
-    for (_, (_, a)) in stems.iter().enumerate().filter(|(i, _)| *i != k) {
+    for (_, a) in stems.iter().enumerate().filter(|(i, _)| *i != k).map(|(_, s)| s) {
         for (r, c) in rest.iter_mut().zip(&a.channels) {
             r.iter_mut().zip(c).for_each(|(r, s)| *r -= s);
         }

@@ -128,28 +128,11 @@ pub fn filter(x: &[f64], gain: &[f64]) -> Vec<f32> {
     buf.iter().map(|c| (c.re / n as f64) as f32).collect()
 }
 
-/// Fraction of a signal's energy at normalised frequencies below `nu`.
-pub fn energy_below(x: &[f32], nu: f64) -> f64 {
-    let n = x.len();
+/// |X_i|² of a real signal's unnormalised DFT.
+pub fn power_spectrum(x: &[f32]) -> Vec<f64> {
     let mut buf: Vec<Complex64> = x.iter().map(|&v| Complex64::new(f64::from(v), 0.0)).collect();
-    FftPlanner::<f64>::new().plan_fft_forward(n).process(&mut buf);
-    let total: f64 = buf.iter().map(|c| c.norm_sqr()).sum();
-    let low: f64 = buf
-        .iter()
-        .enumerate()
-        .filter(|(i, _)| (*i).min(n - i) as f64 / (n as f64) < nu)
-        .map(|(_, c)| c.norm_sqr())
-        .sum();
-    low / total.max(1e-30)
-}
-
-/// Expected fraction of stem k's energy below `nu` under the prior.
-pub fn expected_energy_below(s: &Spectra, k: usize, nu: f64, n: usize) -> f64 {
-    let bins = s.bins(k, n);
-    let total: f64 = bins.iter().sum();
-    let low: f64 =
-        bins.iter().enumerate().filter(|(i, _)| (*i).min(n - i) as f64 / (n as f64) < nu).map(|(_, v)| v).sum();
-    low / total
+    FftPlanner::<f64>::new().plan_fft_forward(x.len()).process(&mut buf);
+    buf.iter().map(|c| c.norm_sqr()).collect()
 }
 
 /// A seeded random generator for the tests.

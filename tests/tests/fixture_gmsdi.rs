@@ -36,13 +36,7 @@ fn stems() -> Vec<String> {
 /// Whittle log-likelihood of x under stem k's spectrum.
 fn whittle(s: &Spectra, k: usize, x: &[f32]) -> f64 {
     let n = x.len();
-    let power: Vec<f64> = {
-        let re: Vec<f64> = x.iter().map(|&v| f64::from(v)).collect();
-        let mut buf: Vec<rustfft::num_complex::Complex64> =
-            re.iter().map(|&v| rustfft::num_complex::Complex64::new(v, 0.0)).collect();
-        rustfft::FftPlanner::<f64>::new().plan_fft_forward(n).process(&mut buf);
-        buf.iter().map(|c| c.norm_sqr()).collect()
-    };
+    let power = gmsdi_tests::power_spectrum(x);
     let bins = s.bins(k, n);
     -power.iter().zip(&bins).map(|(p, b)| p / (n as f64 * b) + b.ln()).sum::<f64>()
 }

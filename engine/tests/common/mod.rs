@@ -66,21 +66,9 @@ pub fn write_i16(path: &Path, rate: u32, channels: &[Vec<f32>]) {
     w.finalize().unwrap();
 }
 
-/// Writes planar channels as 32-bit float.
+/// Writes planar channels as 32-bit float, with the engine's own writer.
 pub fn write_f32(path: &Path, rate: u32, channels: &[Vec<f32>]) {
-    let spec = hound::WavSpec {
-        channels: channels.len() as u16,
-        sample_rate: rate,
-        bits_per_sample: 32,
-        sample_format: hound::SampleFormat::Float,
-    };
-    let mut w = hound::WavWriter::create(path, spec).unwrap();
-    for i in 0..channels.first().map_or(0, Vec::len) {
-        for ch in channels {
-            w.write_sample(ch[i]).unwrap();
-        }
-    }
-    w.finalize().unwrap();
+    gmsdi_engine::audio::write_wav(path, &gmsdi_engine::audio::Audio { rate, channels: channels.to_vec() }).unwrap();
 }
 
 /// Writes a WAV file byte by byte with a 16-byte `fmt ` chunk, for formats
