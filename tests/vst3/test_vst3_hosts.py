@@ -321,6 +321,7 @@ def test_dawdreamer_sidechain_audio_reaches_the_job(generated, bundle):
 def test_dawdreamer_reaches_the_result_outputs(bundle):
     import dawdreamer as daw
 
-    plugin = daw.RenderEngine(44100, 512).make_plugin_processor("gmsdi", bundle)
+    engine = daw.RenderEngine(44100, 512)  # owns the processor: keep it alive while the plugin is used
+    plugin = engine.make_plugin_processor("gmsdi", bundle)
     plugin.enable_all_buses()
     assert plugin.get_num_output_channels() == 2 + 2 * 4
