@@ -98,6 +98,15 @@ impl CaptureStore {
         true
     }
 
+    /// One captured sample of `input`'s channel `channel` at timeline
+    /// position `pos` (0 outside the buffers).
+    pub fn sample(&self, input: usize, channel: usize, pos: usize) -> f32 {
+        self.channels
+            .get(input * CHANNELS + channel)
+            .and_then(|c| c.get(pos))
+            .map_or(0.0, |a| f32::from_bits(a.load(Ordering::Relaxed)))
+    }
+
     /// A copy of one input over `start..end` (off the audio thread); NaN and
     /// infinite samples become silence and are counted.
     pub fn read(&self, input: usize, start: i64, end: i64) -> (Audio, usize) {

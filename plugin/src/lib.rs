@@ -12,11 +12,15 @@
 pub mod cache;
 pub mod capture;
 pub mod clips;
+pub mod editor;
+pub mod live;
 pub mod location;
+pub mod model_info;
 pub mod params;
 pub mod playback;
 pub mod state;
 pub mod status;
+pub mod tasks;
 pub mod worker;
 
 use std::num::NonZeroU32;
@@ -26,6 +30,7 @@ use std::sync::Arc;
 use nice_plug::prelude::*;
 
 use capture::{CaptureStore, Capturer};
+use live::Transport;
 use params::GmsdiParams;
 use playback::{Block, Reader};
 use state::SOURCES;
@@ -65,6 +70,7 @@ pub struct Gmsdi {
     worker: Option<Worker>,
     rate: u32,
     generate_was_on: bool,
+    editor_state: Arc<nice_plug_egui::EguiEditorState>,
 }
 
 impl Default for Gmsdi {
@@ -78,6 +84,10 @@ impl Default for Gmsdi {
             worker: None,
             rate: 0,
             generate_was_on: false,
+            editor_state: nice_plug_egui::EguiEditorState::from_size(
+                nice_plug::editor::dpi::LogicalSize::new(editor::DEFAULT_SIZE.0, editor::DEFAULT_SIZE.1),
+                1.0,
+            ),
         }
     }
 }
@@ -107,10 +117,14 @@ impl Plugin for Gmsdi {
 
     type SysExMessage = ();
     type BackgroundTask = ();
-    type Editor = ();
+    type Editor = editor::GmsdiEditor;
 
     fn params(&self) -> Arc<dyn Params> {
         self.shared.params.clone()
+    }
+
+    fn editor(&mut self, _executor: AsyncExecutor<Self>) -> Option<Self::Editor> {
+        editor::create(self.shared.clone(), self.editor_state.clone())
     }
 
     fn activate(
@@ -164,6 +178,17 @@ impl Plugin for Gmsdi {
         let params = &self.shared.params;
         let transport = context.transport();
         let (playing, host_pos) = (transport.playing, transport.pos_samples());
+        let live = &self.shared.live;
+        live.set_transport(Transport {
+            playing,
+            pos: host_pos,
+            tempo: transport.tempo,
+            beats_per_bar: transport.time_sig_numerator.and_then(|n| u32::try_from(n).ok()),
+        });
+        live.meter(0, buffer.as_slice_immutable());
+        for (i, input) in aux.inputs.iter().take(SOURCES).enumerate() {
+            live.meter(1 + i, input.as_slice_immutable());
+        }
         if let Some(store) = &self.capture {
             if let Some(pos) = self.capturer.position(store, params.capture.value(), playing, host_pos) {
                 store.write(0, buffer.as_slice_immutable(), pos);

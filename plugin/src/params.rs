@@ -1,6 +1,7 @@
 //! The plugin's parameters (automatable, readable from any thread) and its
 //! persisted JSON state.
 
+use gmsdi_engine::settings::TaskKind;
 use nice_plug::prelude::*;
 
 use crate::state::SharedState;
@@ -12,6 +13,27 @@ pub enum TaskChoice {
     Accompany,
     /// Split the captured main input into stems.
     Separate,
+    /// Pull each chosen stem out of the captured main input, one at a time.
+    Extract,
+    /// Generate the chosen stems from nothing over the captured region.
+    Generate,
+}
+
+impl TaskChoice {
+    /// The engine's kind of task.
+    pub fn kind(self) -> TaskKind {
+        match self {
+            Self::Accompany => TaskKind::Accompany,
+            Self::Separate => TaskKind::Separate,
+            Self::Extract => TaskKind::Extract,
+            Self::Generate => TaskKind::Generate,
+        }
+    }
+
+    /// Lower-case name, used in file names and the job history.
+    pub fn name(self) -> &'static str {
+        self.kind().name()
+    }
 }
 
 /// What the main output carries.

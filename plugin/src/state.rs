@@ -1,16 +1,19 @@
 //! The plugin's persisted, non-parameter state: labels, stems, job
 //! settings, result clips and folders, stored as JSON in the host's project.
 
+use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use gmsdi_engine::settings::Overrides;
+use gmsdi_engine::settings::{Method, Overrides};
 use nice_plug::params::persist::PersistentField;
 use parking_lot::RwLock;
 use serde::{Deserialize, Serialize};
 
 /// Number of sidechain ("source") inputs.
 pub const SOURCES: usize = 3;
+/// Jobs kept in the history.
+pub const HISTORY: usize = 10;
 
 /// Everything the plugin stores in the host's project besides parameters.
 /// Missing keys take their defaults, so older or partial states load.
@@ -22,8 +25,15 @@ pub struct PersistedState {
     pub labels: [String; SOURCES],
     /// Stems an accompaniment job generates, one result per stem.
     pub stems: Vec<String>,
-    /// Stems a separation job splits the main input into; empty = all of the model's stems.
+    /// Stems a separation or extraction job pulls out of the main input;
+    /// empty = all of the model's stems.
     pub separate_stems: Vec<String>,
+    /// Prompt per stem, replacing the model's (missing = the model's).
+    pub prompts: BTreeMap<String, String>,
+    /// Negative prompt per stem, replacing the model's (missing = the model's).
+    pub negatives: BTreeMap<String, String>,
+    /// Length of a total generation when nothing is captured, in seconds.
+    pub generate_seconds: f64,
     /// Settings that replace the model's defaults.
     pub settings: JobSettings,
     /// The current result clips, in aux-output order.
@@ -36,6 +46,8 @@ pub struct PersistedState {
     pub max_capture_seconds: f64,
     /// What the last job or restore did, in words (for hosts without the editor).
     pub report: String,
+    /// The last jobs of this instance, newest first (at most [`HISTORY`]).
+    pub history: Vec<HistoryEntry>,
 }
 
 impl Default for PersistedState {
@@ -44,12 +56,16 @@ impl Default for PersistedState {
             labels: ["guitar".into(), String::new(), String::new()],
             stems: vec!["bass".into()],
             separate_stems: Vec::new(),
+            prompts: BTreeMap::new(),
+            negatives: BTreeMap::new(),
+            generate_seconds: 8.0,
             settings: JobSettings::default(),
             results: Vec::new(),
             output_dir: None,
             model_dir: None,
             max_capture_seconds: 600.0,
             report: String::new(),
+            history: Vec::new(),
         }
     }
 }
@@ -63,6 +79,23 @@ pub struct Clip {
     pub path: PathBuf,
     /// Timeline position of the file's first sample, in samples at the file's rate.
     pub start: i64,
+}
+
+/// One finished job: what it ran with and what it wrote, so it can be
+/// reproduced and its results restored.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct HistoryEntry {
+    /// Task name ("accompany", "separate", "extract", "generate").
+    pub task: String,
+    /// When it finished, in seconds since the Unix epoch.
+    pub finished: u64,
+    /// What it was asked for, in words (stems, sources).
+    pub summary: String,
+    /// The settings it ran with (overrides; the rest were the model's defaults).
+    pub settings: JobSettings,
+    /// The files it wrote.
+    pub results: Vec<Clip>,
 }
 
 /// The job settings a user may override (see the engine's `Overrides`).
@@ -81,20 +114,32 @@ pub struct JobSettings {
     pub s_churn: Option<f32>,
     /// Whether the stems' negative prompts guide the job.
     pub negative_prompts: Option<bool>,
+    /// Relative γ of the sources (γ = c·σ).
+    pub gamma: Option<f32>,
+    /// Separation method: "separator", "extractor" or "ensemble".
+    pub method: Option<String>,
+    /// Constrained stem of the separator.
+    pub constrained: Option<String>,
+    /// Execution provider: "cpu", "cuda" or "directml" (`None` = CPU).
+    pub provider: Option<String>,
 }
 
 impl JobSettings {
-    /// The engine's overrides for these settings.
-    pub fn overrides(&self) -> Overrides {
-        Overrides {
+    /// The engine's overrides for these settings; an unknown method name is an error.
+    pub fn overrides(&self) -> Result<Overrides, String> {
+        let method = self.method.as_deref().map(str::parse::<Method>).transpose().map_err(|e| e.to_string())?;
+        Ok(Overrides {
             steps: self.steps,
             w: self.w,
             seed: self.seed,
             sampler: self.sampler.clone(),
             s_churn: self.s_churn,
             negative_prompts: self.negative_prompts,
+            gamma_sources: self.gamma.map(Some),
+            method,
+            constrained: self.constrained.clone(),
             ..Overrides::default()
-        }
+        })
     }
 }
 

@@ -1,8 +1,10 @@
 //! What the plugin is doing, for the editor and the log: an atomic code and
 //! progress, plus a message behind a lock that only non-audio threads touch.
 
-use std::sync::atomic::{AtomicU32, AtomicU8, Ordering};
+use std::sync::atomic::{AtomicU32, AtomicU64, AtomicU8, Ordering};
+use std::time::Duration;
 
+use gmsdi_engine::progress::Progress;
 use parking_lot::Mutex;
 
 /// State of the worker.
@@ -23,13 +25,34 @@ pub enum Code {
 pub struct Status {
     code: AtomicU8,
     progress: AtomicU32,
+    steps: AtomicU64,
+    eta_ms: AtomicU64,
     message: Mutex<String>,
 }
 
 impl Default for Status {
     fn default() -> Self {
-        Self { code: AtomicU8::new(Code::Idle as u8), progress: AtomicU32::new(0), message: Mutex::new(String::new()) }
+        Self {
+            code: AtomicU8::new(Code::Idle as u8),
+            progress: AtomicU32::new(0),
+            steps: AtomicU64::new(0),
+            eta_ms: AtomicU64::new(u64::MAX),
+            message: Mutex::new(String::new()),
+        }
     }
+}
+
+/// A running job's progress as the editor shows it.
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub struct JobProgress {
+    /// Done fraction in [0, 1].
+    pub fraction: f32,
+    /// Network evaluations done.
+    pub step: u32,
+    /// Network evaluations in the whole job (0 = not known yet).
+    pub total: u32,
+    /// Estimated time left, once known.
+    pub eta: Option<Duration>,
 }
 
 impl Status {
@@ -60,14 +83,25 @@ impl Status {
         self.message.lock().clone()
     }
 
-    /// Sets the running job's progress in [0, 1].
-    pub fn set_progress(&self, fraction: f32) {
-        self.progress.store(fraction.to_bits(), Ordering::Relaxed);
+    /// Sets the running job's progress (`None`: a new job, nothing done yet).
+    pub fn set_progress(&self, progress: Option<&Progress>) {
+        let p = progress.cloned().unwrap_or(Progress { fraction: 0.0, step: 0, total: 0, eta: None });
+        self.progress.store(p.fraction.to_bits(), Ordering::Relaxed);
+        self.steps.store(((p.step as u64) << 32) | (p.total as u64 & 0xffff_ffff), Ordering::Relaxed);
+        let eta = p.eta.map_or(u64::MAX, |d| d.as_millis().min(u128::from(u64::MAX - 1)) as u64);
+        self.eta_ms.store(eta, Ordering::Relaxed);
     }
 
-    /// The running job's progress in [0, 1].
-    pub fn progress(&self) -> f32 {
-        f32::from_bits(self.progress.load(Ordering::Relaxed))
+    /// The running job's progress.
+    pub fn progress(&self) -> JobProgress {
+        let steps = self.steps.load(Ordering::Relaxed);
+        let eta = self.eta_ms.load(Ordering::Relaxed);
+        JobProgress {
+            fraction: f32::from_bits(self.progress.load(Ordering::Relaxed)),
+            step: (steps >> 32) as u32,
+            total: steps as u32,
+            eta: (eta != u64::MAX).then(|| Duration::from_millis(eta)),
+        }
     }
 }
 
@@ -78,9 +112,19 @@ mod tests {
     #[test]
     fn code_message_and_progress_round_trip() {
         let status = Status::default();
-        assert_eq!((status.code(), status.message(), status.progress()), (Code::Idle, String::new(), 0.0));
+        assert_eq!(
+            (status.code(), status.message(), status.progress()),
+            (Code::Idle, String::new(), JobProgress::default())
+        );
         status.set(Code::Failed, "no model found");
-        status.set_progress(0.5);
-        assert_eq!((status.code(), status.message(), status.progress()), (Code::Failed, "no model found".into(), 0.5));
+        let eta = Some(Duration::from_millis(1500));
+        status.set_progress(Some(&Progress { fraction: 0.5, step: 10, total: 20, eta }));
+        let expected = JobProgress { fraction: 0.5, step: 10, total: 20, eta };
+        assert_eq!(
+            (status.code(), status.message(), status.progress()),
+            (Code::Failed, "no model found".into(), expected)
+        );
+        status.set_progress(None);
+        assert_eq!(status.progress(), JobProgress::default());
     }
 }

@@ -10,23 +10,26 @@ use std::time::Duration;
 
 use crossbeam_channel::{RecvTimeoutError, Sender};
 use gmsdi_engine::audio::{read_wav, Audio};
-use gmsdi_engine::job::{self, Job, Source, Task};
+use gmsdi_engine::error::EngineError;
+use gmsdi_engine::job::{self, Job, Task};
 use gmsdi_engine::network::Model;
 use gmsdi_engine::progress::Tracker;
-use gmsdi_engine::runtime::RuntimeOptions;
+use gmsdi_engine::runtime::{Provider, RuntimeOptions};
 use parking_lot::Mutex;
 
 use crate::capture::CaptureStore;
-use crate::params::{GmsdiParams, TaskChoice};
+use crate::live::Live;
+use crate::model_info::ModelInfo;
+use crate::params::GmsdiParams;
 use crate::playback::{self, Publisher, Results, Stem};
-use crate::state::{Clip, PersistedState};
+use crate::state::{Clip, HistoryEntry, PersistedState, HISTORY};
 use crate::status::{Code, Status};
-use crate::{cache, clips, location};
+use crate::{cache, clips, location, tasks};
 
 /// How often the worker looks for a Generate request or a loaded state.
 const POLL: Duration = Duration::from_millis(20);
 
-/// What the plugin, its audio thread and its worker share.
+/// What the plugin, its audio thread, its worker and its editor share.
 pub struct Shared {
     /// Parameters and persisted state.
     pub params: Arc<GmsdiParams>,
@@ -34,12 +37,24 @@ pub struct Shared {
     pub capture: Mutex<Option<Arc<CaptureStore>>>,
     /// Writer side of the results hand-over.
     pub publisher: Mutex<Publisher>,
-    /// Set by the audio thread when Generate turns on.
+    /// The results the audio thread plays, for the editor's waveforms.
+    pub results: Mutex<Option<Arc<Results>>>,
+    /// Set by the audio thread when Generate turns on, or by the editor.
     pub generate: AtomicBool,
+    /// Set to stop the running job before its next network evaluation.
+    pub cancel: Arc<AtomicBool>,
+    /// Set by the editor to (re)load the state's result files.
+    pub restore: AtomicBool,
     /// Current host sample rate (0 before the first activation).
     pub rate: AtomicU32,
     /// What the worker is doing.
     pub status: Status,
+    /// Input levels and transport, from the audio thread.
+    pub live: Live,
+    /// The model the next job will use, or why there is none.
+    pub model_info: Mutex<Result<ModelInfo, String>>,
+    /// Set when the instance goes away: the worker stops.
+    shutdown: AtomicBool,
     /// State loads that the published results reflect.
     restored_loads: AtomicU64,
     /// Rate of the published results (0 = none published).
@@ -53,9 +68,15 @@ impl Shared {
             params,
             capture: Mutex::new(None),
             publisher: Mutex::new(publisher),
+            results: Mutex::new(None),
             generate: AtomicBool::new(false),
+            cancel: Arc::new(AtomicBool::new(false)),
+            restore: AtomicBool::new(false),
             rate: AtomicU32::new(0),
             status: Status::default(),
+            live: Live::default(),
+            model_info: Mutex::new(Err("looking for the model".into())),
+            shutdown: AtomicBool::new(false),
             restored_loads: AtomicU64::new(0),
             results_rate: AtomicU32::new(0),
         }
@@ -77,7 +98,7 @@ enum Command {
 /// Handle of the worker thread: dropping it cancels the running job and joins.
 pub struct Worker {
     tx: Sender<Command>,
-    cancel: Arc<AtomicBool>,
+    shared: Arc<Shared>,
     thread: Option<JoinHandle<()>>,
 }
 
@@ -85,8 +106,8 @@ impl Worker {
     /// Starts the worker thread of an instance.
     pub fn spawn(shared: Arc<Shared>) -> std::io::Result<Worker> {
         let (tx, rx) = crossbeam_channel::unbounded();
-        let cancel = Arc::new(AtomicBool::new(false));
-        let mut state = Thread { shared, cancel: cancel.clone(), model: None };
+        shared.shutdown.store(false, Ordering::Release);
+        let mut state = Thread { shared: shared.clone(), model: None, info_for: None };
         let thread = std::thread::Builder::new().name("gmsdi-worker".into()).spawn(move || {
             lower_priority();
             loop {
@@ -94,19 +115,21 @@ impl Worker {
                     Ok(Command::Shutdown) | Err(RecvTimeoutError::Disconnected) => break,
                     Err(RecvTimeoutError::Timeout) => {}
                 }
+                state.refresh_model_info();
                 state.restore_if_needed();
                 if state.shared.generate.swap(false, Ordering::AcqRel) {
                     state.run_job();
                 }
             }
         })?;
-        Ok(Worker { tx, cancel, thread: Some(thread) })
+        Ok(Worker { tx, shared, thread: Some(thread) })
     }
 }
 
 impl Drop for Worker {
     fn drop(&mut self) {
-        self.cancel.store(true, Ordering::Release);
+        self.shared.shutdown.store(true, Ordering::Release);
+        self.shared.cancel.store(true, Ordering::Release);
         let _ = self.tx.send(Command::Shutdown);
         if let Some(thread) = self.thread.take() {
             let _ = thread.join();
@@ -126,104 +149,130 @@ fn lower_priority() {
 /// The worker thread's own data.
 struct Thread {
     shared: Arc<Shared>,
-    cancel: Arc<AtomicBool>,
-    model: Option<Model>,
+    /// The loaded model and the provider it was asked for.
+    model: Option<(Model, Provider)>,
+    /// The state's model folder and provider that `Shared::model_info` describes.
+    info_for: Option<(Option<PathBuf>, Option<String>)>,
 }
 
 impl Thread {
     fn run_job(&mut self) {
-        self.shared.status.set_progress(0.0);
+        // Cleared before the shutdown check: a shutdown after it keeps its cancel.
+        self.shared.cancel.store(false, Ordering::Release);
+        if self.shared.shutdown.load(Ordering::Acquire) {
+            return;
+        }
+        self.shared.status.set_progress(None);
         self.shared.status.set(Code::Busy, "running the job");
         match self.job() {
             Ok(message) => self.shared.report(Code::Done, message),
+            Err(message) if self.shared.cancel.load(Ordering::Acquire) => {
+                self.shared.report(Code::Idle, format!("job cancelled ({message})"))
+            }
             Err(message) => self.shared.report(Code::Failed, format!("job failed: {message}")),
         }
     }
 
-    /// The loaded model, (re)loading it if the wanted folder changed.
-    fn model(&mut self, from_state: Option<PathBuf>) -> Result<&mut Model, String> {
+    /// The model folder to use: the first candidate holding a `model.json`.
+    fn model_dir(from_state: Option<PathBuf>) -> Result<PathBuf, String> {
         let candidates = location::model_candidates(from_state);
-        let Some(dir) = candidates.iter().find(|d| d.join("model.json").is_file()) else {
+        candidates.iter().find(|d| d.join("model.json").is_file()).cloned().ok_or_else(|| {
             let list: Vec<String> = candidates.iter().map(|p| p.display().to_string()).collect();
-            return Err(format!(
-                "no model found: set the model folder or {} (looked in: {})",
-                location::MODEL_ENV,
-                list.join(", ")
-            ));
-        };
-        if self.model.as_ref().is_some_and(|m| &m.dir != dir) {
+            format!("no model found: set the model folder or {} (looked in: {})", location::MODEL_ENV, list.join(", "))
+        })
+    }
+
+    /// Re-reads the model's description when the state names another
+    /// model folder or provider (or at the first poll).
+    fn refresh_model_info(&mut self) {
+        let state = self.shared.params.state.snapshot();
+        let wanted = (state.model_dir, state.settings.provider);
+        if self.info_for.as_ref() == Some(&wanted) {
+            return;
+        }
+        let info = Self::model_dir(wanted.0.clone()).and_then(|dir| ModelInfo::read(&dir));
+        *self.shared.model_info.lock() = info;
+        self.info_for = Some(wanted);
+    }
+
+    /// The loaded model, (re)loading it if the wanted folder or provider changed.
+    fn model(&mut self, state: &PersistedState) -> Result<&mut Model, String> {
+        let dir = Self::model_dir(state.model_dir.clone())?;
+        let provider: Provider =
+            state.settings.provider.as_deref().unwrap_or("cpu").parse().map_err(|e: EngineError| e.to_string())?;
+        if self.model.as_ref().is_some_and(|(m, p)| m.dir != dir || *p != provider) {
             self.model = None;
         }
         if self.model.is_none() {
             self.shared.status.set(Code::Busy, format!("loading the model from {}", dir.display()));
-            let options = RuntimeOptions { search_dir: location::binary_dir(), ..RuntimeOptions::default() };
-            self.model = Some(Model::load(dir, &options).map_err(|e| e.to_string())?);
+            let options = RuntimeOptions { provider, search_dir: location::binary_dir(), ..RuntimeOptions::default() };
+            let model = Model::load(&dir, &options).map_err(|e| e.to_string())?;
+            if let Ok(info) = self.shared.model_info.lock().as_mut() {
+                info.provider = Some(model.provider.to_string());
+            }
+            self.model = Some((model, provider));
         }
-        self.model.as_mut().ok_or_else(|| "model not loaded".into())
+        self.model.as_mut().map(|(m, _)| m).ok_or_else(|| "model not loaded".into())
     }
 
     fn job(&mut self) -> Result<String, String> {
         let capture = self.shared.capture.lock().clone().ok_or("no capture buffers (see the previous message)")?;
-        let (start, end) =
-            capture.range().ok_or("nothing captured yet: turn Capture on and play the part to work on")?;
         let state = self.shared.params.state.snapshot();
         let choice = self.shared.params.task.value();
-        let (shared, cancel) = (self.shared.clone(), self.cancel.clone());
+        let (shared, cancel) = (self.shared.clone(), self.shared.cancel.clone());
         let dir = location::output_dir(state.output_dir.clone());
         std::fs::create_dir_all(&dir).map_err(|e| format!("cannot create the output folder {}: {e}", dir.display()))?;
-        let model = self.model(state.model_dir.clone())?;
-        let mut warnings = Vec::new();
-        let task = match choice {
-            TaskChoice::Accompany => accompany_task(&capture, (start, end), &state, &mut warnings)?,
-            TaskChoice::Separate => {
-                let (mix, bad) = capture.read(0, start, end);
-                if bad > 0 {
-                    warnings.push(format!("the main input had {bad} NaN or infinite samples, replaced by silence"));
-                }
-                let stems = if state.separate_stems.is_empty() {
-                    model.manifest.stems.keys().cloned().collect()
-                } else {
-                    state.separate_stems.clone()
-                };
-                Task::Separate { mix, stems }
-            }
-        };
-        let mut job = Job::new(task);
-        job.overrides = state.settings.overrides();
-        let key = cache::key(&job, &model.dir, start);
+        let model = self.model(&state)?;
+        let mut warnings: Vec<String> = model.provider_warning.iter().cloned().collect();
+        let model_stems: Vec<String> = model.manifest.stems.keys().cloned().collect();
+        let (job, region) = tasks::build(choice, &capture, &state, &model_stems, &mut warnings)?;
+        let key = cache::key(&job, &model.dir, region.start);
         let rate = capture.rate();
+        let record = |results: Vec<Clip>| HistoryEntry {
+            task: choice.name().into(),
+            finished: unix_seconds(),
+            summary: summary(&job),
+            settings: state.settings.clone(),
+            results,
+        };
         if let Some(clips) = cache::lookup(&dir, &key) {
             if let Ok(stems) = clips.iter().map(|c| load_stem(c, rate)).collect::<Result<Vec<_>, _>>() {
-                return Ok(self.finish(Results { rate, stems }, clips, "reused (identical job)", warnings));
+                let entry = record(clips);
+                return Ok(self.finish(Results { rate, stems }, entry, "reused (identical job)", warnings));
             }
         }
 
-        let report = Box::new(move |p: &gmsdi_engine::progress::Progress| shared.status.set_progress(p.fraction));
+        let report = Box::new(move |p: &gmsdi_engine::progress::Progress| shared.status.set_progress(Some(p)));
         let mut tracker = Tracker::new(1, cancel, report);
         let output = job::run(model, &job, &mut tracker).map_err(|e| e.to_string())?;
         warnings.extend(output.warnings);
-        let name = job_name(choice);
+        let name = format!("gmsdi-{}-{}", choice.name(), unix_millis());
         let mut clips = Vec::new();
         let mut stems = Vec::new();
         for (stem, audio) in output.stems {
             let path = dir.join(format!("{name}-{}.wav", file_safe(&stem)));
-            clips::write_clip(&path, &audio, start.max(0) as u64)
+            clips::write_clip(&path, &audio, region.start.max(0) as u64)
                 .map_err(|e| format!("cannot write {}: {e}", path.display()))?;
-            stems.push(Stem { name: stem.clone(), start, channels: stereo(audio) });
-            clips.push(Clip { stem, path, start });
+            stems.push(Stem { name: stem.clone(), start: region.start, channels: stereo(audio) });
+            clips.push(Clip { stem, path, start: region.start });
         }
         if let Err(e) = cache::store(&dir, &key, &clips) {
             warnings.push(format!("cannot record the job in the cache: {e}"));
         }
-        Ok(self.finish(Results { rate, stems }, clips, "wrote", warnings))
+        let entry = record(clips);
+        Ok(self.finish(Results { rate, stems }, entry, "wrote", warnings))
     }
 
     /// Publishes a job's results, records its clips in the state and
     /// returns the report: `verb`, the files, then any warnings.
-    fn finish(&self, results: Results, clips: Vec<Clip>, verb: &str, warnings: Vec<String>) -> String {
-        let files: Vec<String> = clips.iter().map(|c| c.path.display().to_string()).collect();
+    fn finish(&self, results: Results, entry: HistoryEntry, verb: &str, warnings: Vec<String>) -> String {
+        let files: Vec<String> = entry.results.iter().map(|c| c.path.display().to_string()).collect();
         self.publish(results);
-        self.shared.params.state.update(|s| s.results = clips);
+        self.shared.params.state.update(|s| {
+            s.results.clone_from(&entry.results);
+            s.history.insert(0, entry);
+            s.history.truncate(HISTORY);
+        });
         // The published results are the state's now: nothing to restore.
         self.shared.restored_loads.store(self.shared.params.state.loads(), Ordering::Release);
         let mut message = format!("{verb} {}", files.join(", "));
@@ -235,7 +284,9 @@ impl Thread {
 
     fn publish(&self, results: Results) {
         self.shared.results_rate.store(results.rate, Ordering::Release);
-        playback::publish(&mut self.shared.publisher.lock(), Some(Arc::new(results)));
+        let results = Arc::new(results);
+        *self.shared.results.lock() = Some(results.clone());
+        playback::publish(&mut self.shared.publisher.lock(), Some(results));
     }
 
     /// Reloads the state's result files after a host state load, or
@@ -244,13 +295,18 @@ impl Thread {
         let loads = self.shared.params.state.loads();
         let rate = self.shared.rate.load(Ordering::Acquire);
         let published = self.shared.results_rate.load(Ordering::Acquire);
-        if loads == self.shared.restored_loads.load(Ordering::Acquire) && (published == 0 || published == rate) {
+        let requested = self.shared.restore.swap(false, Ordering::AcqRel);
+        if !requested
+            && loads == self.shared.restored_loads.load(Ordering::Acquire)
+            && (published == 0 || published == rate)
+        {
             return;
         }
         self.shared.restored_loads.store(loads, Ordering::Release);
         let state = self.shared.params.state.snapshot();
         if state.results.is_empty() {
             self.shared.results_rate.store(0, Ordering::Release);
+            *self.shared.results.lock() = None;
             playback::publish(&mut self.shared.publisher.lock(), None);
             return;
         }
@@ -283,45 +339,32 @@ fn load_stem(clip: &Clip, rate: u32) -> Result<Stem, String> {
     Ok(Stem { name: clip.stem.clone(), start, channels: stereo(audio) })
 }
 
-/// The accompaniment task: every labelled source that holds audio.
-fn accompany_task(
-    capture: &CaptureStore,
-    (start, end): (i64, i64),
-    state: &PersistedState,
-    warnings: &mut Vec<String>,
-) -> Result<Task, String> {
-    let mut sources = Vec::new();
-    for (i, label) in state.labels.iter().enumerate() {
-        let label = label.trim();
-        if label.is_empty() {
-            continue;
+/// What a job was asked for, in words, for the history.
+fn summary(job: &Job) -> String {
+    match &job.task {
+        Task::Separate { stems, .. } | Task::Extract { stems, .. } => stems.join(", "),
+        Task::Accompany { sources, generate } => {
+            let given: Vec<&str> = sources.iter().map(|s| s.label.as_str()).collect();
+            format!(
+                "{} under {}",
+                generate.iter().map(|g| g.join("+")).collect::<Vec<_>>().join(", "),
+                given.join(", ")
+            )
         }
-        let (audio, bad) = capture.read(1 + i, start, end);
-        if bad > 0 {
-            warnings.push(format!("source {} had {bad} NaN or infinite samples, replaced by silence", i + 1));
+        Task::Generate { stems, seconds, .. } => {
+            format!("{} ({seconds:.1} s)", stems.iter().map(|g| g.join("+")).collect::<Vec<_>>().join(", "))
         }
-        if audio.rms() == 0.0 {
-            warnings.push(format!("source {} (\"{label}\") is silent and was left out", i + 1));
-            continue;
-        }
-        sources.push(Source { label: label.to_string(), audio });
     }
-    if sources.is_empty() {
-        return Err("no labelled source holds audio: route a track into Source 1-3 and give it a label".into());
-    }
-    let generate: Vec<Vec<String>> =
-        state.stems.iter().map(|s| s.trim()).filter(|s| !s.is_empty()).map(|s| vec![s.to_string()]).collect();
-    Ok(Task::Accompany { sources, generate })
 }
 
-/// A job's file-name prefix: its task and the time it finished.
-fn job_name(choice: TaskChoice) -> String {
-    let millis = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_millis());
-    let task = match choice {
-        TaskChoice::Accompany => "accompany",
-        TaskChoice::Separate => "separate",
-    };
-    format!("gmsdi-{task}-{millis}")
+/// Milliseconds since the Unix epoch (file names).
+fn unix_millis() -> u128 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_millis())
+}
+
+/// Seconds since the Unix epoch (the history).
+fn unix_seconds() -> u64 {
+    (unix_millis() / 1000) as u64
 }
 
 /// A stem name made safe for file names.

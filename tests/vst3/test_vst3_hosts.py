@@ -57,7 +57,7 @@ def test_pedalboard_parameters_enumerate(pb):
     names = {key: param.name for key, param in pb.parameters.items()}
     assert names == PARAMETERS
     assert pb.parameters["monitor"].valid_values == ["Input only", "Input + results", "Results only"]
-    assert pb.parameters["task"].valid_values == ["Accompany", "Separate"]
+    assert pb.parameters["task"].valid_values == ["Accompany", "Separate", "Extract", "Generate"]
     gain = pb.parameters["output_gain_db"]
     assert gain.range[:2] == (-60.0, 12.0)
     assert pb.output_gain_db == 0.0 and not pb.capture and not pb.generate

@@ -1,0 +1,190 @@
+//! The whole window, one frame at a time: reads the shared data, draws the
+//! panels, and writes back what the user changed (state fields the user
+//! owns; parameters through the host's `ParamSetter`).
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use egui::{Color32, RichText, Ui};
+use nice_plug::prelude::ParamSetter;
+
+use super::waveform::{self, Overview, Span};
+use super::{action_bar, results, sources, task};
+use crate::capture::INPUTS;
+use crate::model_info::ModelInfo;
+use crate::state::PersistedState;
+use crate::status::Code;
+use crate::worker::Shared;
+
+/// How often waveform overviews are recomputed.
+const OVERVIEW_EVERY: Duration = Duration::from_millis(150);
+/// Repaint interval while something moves (capture, job, playback).
+const LIVE_REPAINT: Duration = Duration::from_millis(40);
+
+/// Editor-only state that lives while the window is open.
+pub struct View {
+    /// The instance's shared data.
+    pub shared: Arc<Shared>,
+    /// Displayed input levels (peak with decay), main input first.
+    pub meters: [f32; INPUTS],
+    /// Cached waveform overviews and when they were made.
+    overviews: Option<(Instant, Overviews)>,
+}
+
+/// Overviews of the inputs and results over one span.
+#[derive(Clone, Debug, Default)]
+pub struct Overviews {
+    /// The span every row shows.
+    pub span: Option<Span>,
+    /// One per input, main first.
+    pub inputs: Vec<Overview>,
+    /// One per result stem.
+    pub results: Vec<Overview>,
+}
+
+/// What one frame's panels work with.
+pub struct Frame<'a> {
+    /// The instance's shared data.
+    pub shared: &'a Shared,
+    /// Parameter changes go through here (the host records automation).
+    pub setter: &'a ParamSetter<'a>,
+    /// A copy of the state; the panels edit it and the view writes back the user's fields.
+    pub state: PersistedState,
+    /// The model, or why there is none.
+    pub model: Result<ModelInfo, String>,
+    /// This frame's overviews.
+    pub overviews: Overviews,
+}
+
+/// The window's look: egui's dark theme, slightly larger text.
+pub fn style(ctx: &egui::Context) {
+    ctx.set_visuals(egui::Visuals::dark());
+    ctx.all_styles_mut(|style| {
+        style.spacing.item_spacing = egui::vec2(8.0, 6.0);
+    });
+}
+
+impl View {
+    /// A view of `shared`.
+    pub fn new(shared: Arc<Shared>) -> Self {
+        Self { shared, meters: [0.0; INPUTS], overviews: None }
+    }
+
+    /// Draws one frame.
+    pub fn ui(&mut self, ui: &mut Ui, setter: &ParamSetter) {
+        self.update_meters();
+        let overviews = self.overviews();
+        let shared = self.shared.clone();
+        let before = shared.params.state.snapshot();
+        let model = shared.model_info.lock().clone();
+        let mut frame = Frame { shared: &shared, setter, state: before.clone(), model, overviews };
+        egui::ScrollArea::vertical().auto_shrink([false; 2]).show(ui, |ui| {
+            header(ui, &frame);
+            action_bar::show(ui, &mut frame);
+            ui.separator();
+            sources::show(ui, &mut frame, &self.meters);
+            ui.separator();
+            task::show(ui, &mut frame);
+            ui.separator();
+            results::show(ui, &mut frame);
+        });
+        write_back(&shared, &before, &frame.state);
+        let moving = shared.status.code() == Code::Busy
+            || shared.params.capture.value()
+            || shared.live.transport().playing
+            || self.meters.iter().any(|m| *m > 1e-4);
+        if moving {
+            ui.ctx().request_repaint_after(LIVE_REPAINT);
+        }
+    }
+
+    /// Takes the audio thread's peaks and lets the displayed levels fall back.
+    fn update_meters(&mut self) {
+        for (i, meter) in self.meters.iter_mut().enumerate() {
+            *meter = self.shared.live.take_peak(i).max(*meter * 0.85);
+        }
+    }
+
+    /// The overviews, recomputed at most every [`OVERVIEW_EVERY`].
+    fn overviews(&mut self) -> Overviews {
+        if let Some((made, overviews)) = &self.overviews {
+            if made.elapsed() < OVERVIEW_EVERY {
+                return overviews.clone();
+            }
+        }
+        let overviews = compute_overviews(&self.shared);
+        self.overviews = Some((Instant::now(), overviews.clone()));
+        overviews
+    }
+}
+
+/// Span covering the captured region and every result; overviews over it.
+fn compute_overviews(shared: &Shared) -> Overviews {
+    let capture = shared.capture.lock().clone();
+    let results = shared.results.lock().clone();
+    let rate = capture.as_ref().map(|c| c.rate()).or(results.as_ref().map(|r| r.rate)).unwrap_or(0);
+    let mut range = capture.as_ref().and_then(|c| c.range());
+    if let Some(results) = &results {
+        let scale = f64::from(rate) / f64::from(results.rate.max(1));
+        for stem in &results.stems {
+            let start = (stem.start as f64 * scale) as i64;
+            let end = start + (stem.channels[0].len() as f64 * scale) as i64;
+            range = Some(range.map_or((start, end), |(a, b)| (a.min(start), b.max(end))));
+        }
+    }
+    let Some((start, end)) = range.filter(|_| rate > 0) else { return Overviews::default() };
+    let span = Span { start, end: end.max(start + 1), rate };
+    let inputs = match &capture {
+        Some(store) => (0..INPUTS).map(|i| waveform::of_capture(store, i, span)).collect(),
+        None => Vec::new(),
+    };
+    let results =
+        results.map_or_else(Vec::new, |r| r.stems.iter().map(|s| waveform::of_stem(s, r.rate, span)).collect());
+    Overviews { span: Some(span), inputs, results }
+}
+
+/// Title line: plugin, model and execution provider.
+fn header(ui: &mut Ui, frame: &Frame) {
+    ui.horizontal(|ui| {
+        ui.heading(RichText::new("GMSDI").strong());
+        ui.label("stem generation and separation");
+        ui.with_layout(egui::Layout::right_to_left(egui::Align::Center), |ui| match &frame.model {
+            Ok(info) => {
+                let provider = info.provider.clone().unwrap_or_else(|| {
+                    let wanted = frame.state.settings.provider.clone().unwrap_or_else(|| "cpu".into());
+                    format!("{} (when the model loads)", wanted.to_uppercase())
+                });
+                ui.label(format!("Runs on: {provider}"));
+                ui.label(format!("Model: {}", info.name)).on_hover_text(info.dir.display().to_string());
+            }
+            Err(_) => {
+                ui.colored_label(Color32::from_rgb(230, 120, 90), "No model");
+            }
+        });
+    });
+}
+
+/// Writes the fields the user edits back into the shared state, leaving
+/// what the worker owns (results, report, history) as the worker left it.
+fn write_back(shared: &Shared, before: &PersistedState, after: &PersistedState) {
+    if before == after {
+        return;
+    }
+    shared.params.state.update(|s| {
+        s.labels.clone_from(&after.labels);
+        s.stems.clone_from(&after.stems);
+        s.separate_stems.clone_from(&after.separate_stems);
+        s.prompts.clone_from(&after.prompts);
+        s.negatives.clone_from(&after.negatives);
+        s.generate_seconds = after.generate_seconds;
+        s.settings.clone_from(&after.settings);
+        s.output_dir.clone_from(&after.output_dir);
+        s.model_dir.clone_from(&after.model_dir);
+        if after.results != before.results {
+            s.results.clone_from(&after.results); // a history entry was restored
+        }
+    });
+    if after.results != before.results {
+        shared.restore.store(true, std::sync::atomic::Ordering::Release);
+    }
+}
