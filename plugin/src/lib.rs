@@ -189,7 +189,7 @@ impl Plugin for Gmsdi {
         for (i, input) in aux.inputs.iter().take(SOURCES).enumerate() {
             live.meter(1 + i, input.as_slice_immutable());
         }
-        if let Some(store) = &self.capture {
+        if let Some(store) = self.capture.as_ref().filter(|_| !params.bypass.value()) {
             if let Some(pos) = self.capturer.position(store, params.capture.value(), playing, host_pos) {
                 store.write(0, buffer.as_slice_immutable(), pos);
                 for (i, input) in aux.inputs.iter().take(SOURCES).enumerate() {
@@ -205,6 +205,11 @@ impl Plugin for Gmsdi {
             self.shared.generate.store(true, Ordering::Release);
         }
         self.generate_was_on = generate;
+        if params.bypass.value() {
+            // The main input passes unchanged; the result outputs are silent.
+            aux.outputs.iter_mut().flat_map(|b| b.as_slice().iter_mut()).for_each(|c| c.fill(0.0));
+            return ProcessStatus::KeepAlive;
+        }
         let stem_gains = params.stem_gains();
         let block = Block {
             pos: host_pos.filter(|_| playing),

@@ -71,6 +71,10 @@ pub struct GmsdiParams {
     /// Gain and mute of each result stem (ids `stem_gain_1`, `stem_mute_1`, ...).
     #[nested(array, group = "Results")]
     pub stems: [StemParams; crate::RESULT_OUTPUTS],
+    /// The host's bypass: the main input passes unchanged, nothing is
+    /// captured or played, result outputs are silent.
+    #[id = "bypass"]
+    pub bypass: BoolParam,
     /// Labels, stems, settings, results and folders.
     #[persist = "gmsdi"]
     pub state: SharedState,
@@ -88,6 +92,7 @@ impl Default for GmsdiParams {
                 gain_db: decibels(format!("Result {} Gain", i + 1)),
                 mute: BoolParam::new(format!("Result {} Mute", i + 1), false),
             }),
+            bypass: BoolParam::new("Bypass", false).make_bypass(),
             state: SharedState::default(),
         }
     }

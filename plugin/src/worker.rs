@@ -51,8 +51,9 @@ pub struct Shared {
     pub status: Status,
     /// Input levels and transport, from the audio thread.
     pub live: Live,
-    /// The model the next job will use, or why there is none.
-    pub model_info: Mutex<Result<ModelInfo, String>>,
+    /// The model the next job will use, or why there is none (`None`:
+    /// not looked for yet, the worker starts at the first activation).
+    pub model_info: Mutex<Option<Result<ModelInfo, String>>>,
     /// Set when the instance goes away: the worker stops.
     shutdown: AtomicBool,
     /// State loads that the published results reflect.
@@ -75,7 +76,7 @@ impl Shared {
             rate: AtomicU32::new(0),
             status: Status::default(),
             live: Live::default(),
-            model_info: Mutex::new(Err("looking for the model".into())),
+            model_info: Mutex::new(None),
             shutdown: AtomicBool::new(false),
             restored_loads: AtomicU64::new(0),
             results_rate: AtomicU32::new(0),
@@ -191,7 +192,7 @@ impl Thread {
             return;
         }
         let info = Self::model_dir(wanted.0.clone()).and_then(|dir| ModelInfo::read(&dir));
-        *self.shared.model_info.lock() = info;
+        *self.shared.model_info.lock() = Some(info);
         self.info_for = Some(wanted);
     }
 
@@ -207,7 +208,7 @@ impl Thread {
             self.shared.status.set(Code::Busy, format!("loading the model from {}", dir.display()));
             let options = RuntimeOptions { provider, search_dir: location::binary_dir(), ..RuntimeOptions::default() };
             let model = Model::load(&dir, &options).map_err(|e| e.to_string())?;
-            if let Ok(info) = self.shared.model_info.lock().as_mut() {
+            if let Some(Ok(info)) = self.shared.model_info.lock().as_mut() {
                 info.provider = Some(model.provider.to_string());
             }
             self.model = Some((model, provider));

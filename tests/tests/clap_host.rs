@@ -311,6 +311,7 @@ fn ports_have_names_and_channel_counts() {
     for i in 1..=4 {
         names.extend([format!("Result {i} Gain"), format!("Result {i} Mute")]);
     }
+    names.push("Bypass".into());
     assert_eq!(p.param_names(), names);
 }
 

@@ -29,6 +29,7 @@ PARAMETERS = {
     "output_gain_db": "Output Gain",
     **{f"result_{i}_gain_db": f"Result {i} Gain" for i in range(1, 5)},
     **{f"result_{i}_mute": f"Result {i} Mute" for i in range(1, 5)},
+    "bypass": "Bypass",
 }
 STEPS = 4
 TIMEOUT_S = 60.0
@@ -74,6 +75,10 @@ def test_pedalboard_main_path_passes_audio(pb, rate, block):
     pb.output_gain_db = -6.0
     y = pb.process(x, float(rate), buffer_size=block)
     np.testing.assert_allclose(y, x * 10 ** (-6 / 20), rtol=1e-5, atol=1e-7, err_msg="-6 dB")
+    # Bypassed: the input passes unchanged, whatever the gain.
+    pb.bypass = True
+    y = pb.process(x, float(rate), buffer_size=block)
+    np.testing.assert_array_equal(y, x, err_msg="bypass")
 
 
 def test_pedalboard_raw_state_round_trip(pb, bundle):

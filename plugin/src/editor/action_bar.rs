@@ -83,7 +83,7 @@ fn captured_text(frame: &Frame, recording: bool, capturing: bool) -> String {
 /// The last message: an error banner with its fix, or a plain line.
 fn outcome(ui: &mut Ui, frame: &Frame, code: Code) {
     let message = frame.shared.status.message();
-    let model_problem = frame.model.as_ref().err();
+    let model_problem = frame.model.as_ref().err().filter(|_| frame.model_checked);
     if code == Code::Failed || model_problem.is_some() {
         let text = model_problem.cloned().unwrap_or(message);
         egui::Frame::new().fill(Color32::from_rgb(70, 24, 22)).inner_margin(8.0).corner_radius(4.0).show(ui, |ui| {
@@ -95,6 +95,8 @@ fn outcome(ui: &mut Ui, frame: &Frame, code: Code) {
         });
     } else if !message.is_empty() {
         ui.label(RichText::new(message).weak());
+    } else if let Err(waiting) = &frame.model {
+        ui.label(RichText::new(waiting).weak());
     }
 }
 

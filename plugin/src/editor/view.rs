@@ -52,6 +52,8 @@ pub struct Frame<'a> {
     pub state: PersistedState,
     /// The model, or why there is none.
     pub model: Result<ModelInfo, String>,
+    /// Whether the worker has looked for the model yet (it starts when the host activates the plugin).
+    pub model_checked: bool,
     /// This frame's overviews.
     pub overviews: Overviews,
 }
@@ -76,8 +78,10 @@ impl View {
         let overviews = self.overviews();
         let shared = self.shared.clone();
         let before = shared.params.state.snapshot();
-        let model = shared.model_info.lock().clone();
-        let mut frame = Frame { shared: &shared, setter, state: before.clone(), model, overviews };
+        let info = shared.model_info.lock().clone();
+        let model_checked = info.is_some();
+        let model = info.unwrap_or_else(|| Err("the model is looked for when the host starts the plugin".into()));
+        let mut frame = Frame { shared: &shared, setter, state: before.clone(), model, model_checked, overviews };
         egui::ScrollArea::vertical().auto_shrink([false; 2]).show(ui, |ui| {
             header(ui, &frame);
             action_bar::show(ui, &mut frame);
@@ -157,8 +161,11 @@ fn header(ui: &mut Ui, frame: &Frame) {
                 ui.label(format!("Runs on: {provider}"));
                 ui.label(format!("Model: {}", info.name)).on_hover_text(info.dir.display().to_string());
             }
-            Err(_) => {
+            Err(_) if frame.model_checked => {
                 ui.colored_label(Color32::from_rgb(230, 120, 90), "No model");
+            }
+            Err(_) => {
+                ui.label(RichText::new("Model: not loaded yet").weak());
             }
         });
     });
