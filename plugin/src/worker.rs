@@ -212,6 +212,7 @@ impl Thread {
                 info.provider = Some(model.provider.to_string());
             }
             self.model = Some((model, provider));
+            self.shared.status.set(Code::Busy, "running the job");
         }
         self.model.as_mut().map(|(m, _)| m).ok_or_else(|| "model not loaded".into())
     }

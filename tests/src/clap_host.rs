@@ -1,7 +1,8 @@
 //! A minimal single-threaded CLAP host on `clack-host` for testing the
 //! plugin: builds the plugin library, loads it, lists ports, sets
-//! parameters through events, processes blocks with a transport, and saves
-//! and loads state.
+//! parameters through events, processes blocks with a transport, saves
+//! and loads state, and offers the gui extension so the editor can be
+//! embedded in a window of the test's own.
 
 use std::ffi::CString;
 use std::path::{Path, PathBuf};
@@ -11,6 +12,7 @@ use std::sync::OnceLock;
 
 use clack_extensions::audio_ports::{AudioPortInfoBuffer, PluginAudioPorts};
 use clack_extensions::audio_ports_config::{AudioPortsConfigBuffer, PluginAudioPortsConfig};
+use clack_extensions::gui::{GuiSize, HostGui, HostGuiImpl, PluginGui};
 use clack_extensions::params::{ParamInfoBuffer, PluginParams};
 use clack_extensions::state::PluginState;
 use clack_host::events::event_types::{ParamValueEvent, TransportEvent, TransportFlags};
@@ -72,6 +74,22 @@ impl SharedHandler<'_> for Shared {
     }
 }
 
+/// The gui extension of a host whose parent window has a fixed size:
+/// resize requests are refused, show and hide requests are granted.
+impl HostGuiImpl for Shared {
+    fn resize_hints_changed(&self) {}
+    fn request_resize(&self, _: GuiSize) -> Result<(), HostError> {
+        Err(HostError::Message("the test's parent window has a fixed size"))
+    }
+    fn request_show(&self) -> Result<(), HostError> {
+        Ok(())
+    }
+    fn request_hide(&self) -> Result<(), HostError> {
+        Ok(())
+    }
+    fn closed(&self, _was_destroyed: bool) {}
+}
+
 /// The host's handler types.
 pub struct TestHost;
 
@@ -79,6 +97,10 @@ impl HostHandlers for TestHost {
     type Shared<'a> = Shared;
     type MainThread<'a> = ();
     type AudioProcessor<'a> = ();
+
+    fn declare_extensions(builder: &mut HostExtensions<Self>, _shared: &Shared) {
+        builder.register::<HostGui>();
+    }
 }
 
 /// Transport of one block: timeline position in samples and play state.
@@ -183,6 +205,12 @@ impl Instance {
         if let Some(p) = self.processor.take() {
             self.instance.deactivate(p.stop_processing());
         }
+    }
+
+    /// The plugin's gui extension, with the main-thread handle its calls take.
+    pub fn gui(&mut self) -> (PluginGui, PluginMainThreadHandle<'_>) {
+        let gui = self.instance.plugin_shared_handle().get_extension().expect("gui");
+        (gui, self.instance.plugin_handle())
     }
 
     /// The CLAP id of the parameter named `name`.

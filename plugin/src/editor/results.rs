@@ -1,64 +1,79 @@
-//! The results panel: one row per result stem (waveform on the sources'
-//! timeline, mute / solo / gain, its aux output, its file), the settings
-//! of the job that made them, and the history of this instance's jobs.
+//! The results: one row per result stem in the timeline grid (waveform
+//! aligned with the sources', mute / solo / gain, its aux output, its
+//! file), the settings of the job that made them, and the job history.
 
 use std::path::Path;
 
 use egui::{Color32, RichText, Ui};
 
 use super::view::Frame;
-use super::waveform;
+use super::waveform::{self, Look};
 use crate::state::{HistoryEntry, JobSettings};
 use crate::RESULT_OUTPUTS;
 
 /// Waveform colour of the results.
 const RESULT_COLOR: Color32 = Color32::from_rgb(240, 180, 90);
 
-/// Draws the panel.
-pub fn show(ui: &mut Ui, frame: &mut Frame) {
-    ui.heading("Results");
+/// Result rows inside the timeline grid (three columns: name and output,
+/// mute and solo, waveform with gain and file below it).
+pub fn rows(ui: &mut Ui, frame: &Frame) {
+    let transport = frame.shared.live.transport();
+    ui.label(RichText::new("Results").heading());
+    ui.label("");
     if frame.state.results.is_empty() {
         ui.label(
-            RichText::new("No results yet: they appear here, play with the transport and are written as WAV files.")
+            RichText::new("None yet: they appear here, play in time with the song and are written as WAV files.")
                 .weak(),
         );
+    } else {
+        ui.label("");
     }
-    let transport = frame.shared.live.transport();
-    let results = frame.state.results.clone();
-    egui::Grid::new("results").num_columns(3).show(ui, |ui| {
-        for (i, clip) in results.iter().enumerate() {
-            ui.vertical(|ui| {
-                ui.label(RichText::new(&clip.stem).strong());
-                let output =
-                    if i < RESULT_OUTPUTS { format!("plays on Result {}", i + 1) } else { "main output only".into() };
-                ui.label(RichText::new(output).small().weak());
-            });
+    ui.end_row();
+    for (i, clip) in frame.state.results.iter().enumerate() {
+        ui.vertical(|ui| {
+            ui.label(RichText::new(&clip.stem).strong());
+            let output =
+                if i < RESULT_OUTPUTS { format!("plays on Result {}", i + 1) } else { "main output only".into() };
+            ui.label(RichText::new(output).small().weak());
+        });
+        if i < RESULT_OUTPUTS {
+            mute_solo(ui, frame, i);
+        } else {
+            ui.label("");
+        }
+        ui.vertical(|ui| {
             match (frame.overviews.span, frame.overviews.results.get(i)) {
-                (Some(span), Some(overview)) => waveform::draw(ui, overview, span, None, transport.pos, RESULT_COLOR),
+                (Some(span), Some(overview)) => {
+                    let look =
+                        Look { width: frame.wave_width, marked: None, playhead: transport.pos, color: RESULT_COLOR };
+                    waveform::draw(ui, overview, span, look);
+                }
                 _ => {
                     ui.label("loading...");
                 }
             }
-            ui.vertical(|ui| {
-                if i < RESULT_OUTPUTS {
-                    controls(ui, frame, i);
-                }
-                file(ui, &clip.path);
-            });
-            ui.end_row();
-        }
-    });
+            if i < RESULT_OUTPUTS {
+                gain(ui, frame, i);
+            }
+            file(ui, frame.wave_width, &clip.path);
+        });
+        ui.end_row();
+    }
+}
+
+/// Under the timeline: the settings of the job that made the results, and the history.
+pub fn show(ui: &mut Ui, frame: &mut Frame) {
     if let Some(last) = frame.state.history.first().filter(|h| h.results == frame.state.results) {
         ui.label(RichText::new(format!("Made by: {}", describe(last))).small().weak());
     }
     history(ui, frame);
 }
 
-/// Mute, solo and gain of result `i` (parameters, so the host can automate them).
-fn controls(ui: &mut Ui, frame: &Frame, i: usize) {
+/// Mute and solo of result `i` (parameters, so the host can automate them).
+fn mute_solo(ui: &mut Ui, frame: &Frame, i: usize) {
     let params = &frame.shared.params;
     let setter = frame.setter;
-    ui.horizontal(|ui| {
+    ui.vertical(|ui| {
         let stem = &params.stems[i];
         let mut mute = stem.mute.value();
         if ui.checkbox(&mut mute, "Mute").changed() {
@@ -66,41 +81,54 @@ fn controls(ui: &mut Ui, frame: &Frame, i: usize) {
             setter.set_parameter(&stem.mute, mute);
             setter.end_set_parameter(&stem.mute);
         }
-        if ui.button("Solo").on_hover_text("Mute every other result").clicked() {
+        if ui.small_button("Solo").on_hover_text("Mute every other result").clicked() {
             for (j, other) in params.stems.iter().enumerate() {
                 setter.begin_set_parameter(&other.mute);
                 setter.set_parameter(&other.mute, j != i);
                 setter.end_set_parameter(&other.mute);
             }
         }
-        let mut gain = stem.gain_db.value();
-        let slider = ui.add(egui::Slider::new(&mut gain, -60.0..=12.0).suffix(" dB").fixed_decimals(1));
-        if slider.drag_started() {
-            setter.begin_set_parameter(&stem.gain_db);
-        }
-        if slider.changed() {
-            setter.set_parameter(&stem.gain_db, gain);
-        }
-        if slider.drag_stopped() || (slider.changed() && !slider.dragged()) {
-            setter.end_set_parameter(&stem.gain_db);
-        }
     });
 }
 
-/// The file's path with copy and open-folder buttons.
-fn file(ui: &mut Ui, path: &Path) {
-    ui.horizontal(|ui| {
-        let text = path.display().to_string();
-        let name = path.file_name().map_or(text.clone(), |n| n.to_string_lossy().into_owned());
-        ui.label(RichText::new(name).monospace().small()).on_hover_text(&text);
-        if ui.small_button("Copy path").clicked() {
-            ui.ctx().copy_text(text);
+/// Gain of result `i`, a host-automatable parameter (one gesture per drag).
+fn gain(ui: &mut Ui, frame: &Frame, i: usize) {
+    let (param, setter) = (&frame.shared.params.stems[i].gain_db, frame.setter);
+    let mut gain = param.value();
+    let slider = ui.add(egui::Slider::new(&mut gain, -60.0..=12.0).suffix(" dB").fixed_decimals(1).text("Gain"));
+    if slider.drag_started() {
+        setter.begin_set_parameter(param);
+    }
+    if slider.changed() {
+        if !slider.dragged() {
+            setter.begin_set_parameter(param);
         }
-        if ui.small_button("Open folder").clicked() {
-            if let Some(dir) = path.parent() {
-                let _ = open::that_detached(dir); // failing to open a file manager is not worth a dialog
+        setter.set_parameter(param, gain);
+        if !slider.dragged() {
+            setter.end_set_parameter(param);
+        }
+    }
+    if slider.drag_stopped() {
+        setter.end_set_parameter(param);
+    }
+}
+
+/// The file's name (the whole path on hover) with copy and open-folder buttons.
+fn file(ui: &mut Ui, width: f32, path: &Path) {
+    ui.allocate_ui(egui::vec2(width, ui.spacing().interact_size.y), |ui| {
+        ui.horizontal(|ui| {
+            let text = path.display().to_string();
+            if ui.small_button("Copy path").on_hover_text(&text).clicked() {
+                ui.ctx().copy_text(text.clone());
             }
-        }
+            if ui.small_button("Open folder").clicked() {
+                if let Some(dir) = path.parent() {
+                    let _ = open::that_detached(dir); // failing to open a file manager is not worth a dialog
+                }
+            }
+            let name = path.file_name().map_or(text.clone(), |n| n.to_string_lossy().into_owned());
+            ui.add(egui::Label::new(RichText::new(name).monospace().small()).truncate()).on_hover_text(&text);
+        });
     });
 }
 

@@ -1,11 +1,12 @@
-//! The sources panel: one row per input (the main input, then the three
-//! sidechain sources) with its label, live level and captured waveform on
-//! the shared timeline ruler.
+//! The timeline: one row per input (the main input, then the three
+//! sidechain sources) with its label, live level and captured waveform
+//! under a ruler, then the result rows in the same grid so that every
+//! waveform lines up.
 
 use egui::{Color32, Sense, Ui, Vec2};
 
 use super::view::Frame;
-use super::waveform;
+use super::waveform::{self, Look};
 use crate::state::SOURCES;
 
 /// Label presets offered next to each source's text field.
@@ -20,11 +21,11 @@ pub fn show(ui: &mut Ui, frame: &mut Frame, meters: &[f32]) {
     let capture = frame.shared.capture.lock().clone();
     let marked = capture.as_ref().and_then(|c| c.range());
     let span = frame.overviews.span;
-    egui::Grid::new("sources").num_columns(3).striped(false).min_col_width(60.0).show(ui, |ui| {
+    egui::Grid::new("timeline").num_columns(3).striped(false).min_col_width(60.0).show(ui, |ui| {
         ui.label("");
         ui.label("");
         match span {
-            Some(span) => waveform::ruler(ui, span, transport.tempo, transport.beats_per_bar),
+            Some(span) => waveform::ruler(ui, frame.wave_width, span, transport.tempo, transport.beats_per_bar),
             None => {
                 ui.label("Nothing captured yet: turn Capture on and play the part in the host.");
             }
@@ -39,13 +40,17 @@ pub fn show(ui: &mut Ui, frame: &mut Frame, meters: &[f32]) {
             }
             meter(ui, meters.get(input).copied().unwrap_or(0.0));
             match (span, frame.overviews.inputs.get(input)) {
-                (Some(span), Some(overview)) => waveform::draw(ui, overview, span, marked, transport.pos, INPUT_COLOR),
+                (Some(span), Some(overview)) => {
+                    let look = Look { width: frame.wave_width, marked, playhead: transport.pos, color: INPUT_COLOR };
+                    waveform::draw(ui, overview, span, look);
+                }
                 _ => {
                     ui.label("");
                 }
             }
             ui.end_row();
         }
+        super::results::rows(ui, frame);
     });
 }
 
@@ -54,7 +59,7 @@ fn source_label(ui: &mut Ui, frame: &mut Frame, i: usize) {
     ui.horizontal(|ui| {
         let name = ui.label(format!("Source {}", i + 1)).id;
         let label = &mut frame.state.labels[i];
-        ui.add(egui::TextEdit::singleline(label).desired_width(90.0).hint_text("unused"))
+        ui.add_sized([90.0, ui.spacing().interact_size.y], egui::TextEdit::singleline(label).hint_text("unused"))
             .labelled_by(name)
             .on_hover_text("What this sidechain input plays, used as its text prompt (empty: left out)");
         let presets = egui::ComboBox::from_id_salt(("preset", i)).width(20.0).selected_text("").show_ui(ui, |ui| {

@@ -75,8 +75,8 @@ fn stems(ui: &mut Ui, frame: &mut Frame, model: &ModelInfo, choice: TaskChoice) 
                     list.retain(|s| s != name);
                 }
             }
-            prompt_field(ui, checkbox.id, &mut state.prompts, name, model.prompt(name));
-            prompt_field(ui, checkbox.id, &mut state.negatives, name, model.negative(name));
+            prompt_field(ui, 110.0, checkbox.id, &mut state.prompts, name, model.prompt(name));
+            prompt_field(ui, 150.0, checkbox.id, &mut state.negatives, name, model.negative(name));
             ui.end_row();
         }
     });
@@ -92,9 +92,10 @@ fn state_list_is_all(list: &[String], all: &[String]) -> bool {
 
 /// A prompt field showing the override or the model's default; editing back
 /// to the default removes the override.
-fn prompt_field(ui: &mut Ui, label: Id, map: &mut BTreeMap<String, String>, stem: &str, default: String) {
+fn prompt_field(ui: &mut Ui, width: f32, label: Id, map: &mut BTreeMap<String, String>, stem: &str, default: String) {
     let mut text = map.get(stem).cloned().unwrap_or_else(|| default.clone());
-    if ui.add(egui::TextEdit::singleline(&mut text).desired_width(220.0)).labelled_by(label).changed() {
+    let field = ui.add_sized([width, ui.spacing().interact_size.y], egui::TextEdit::singleline(&mut text));
+    if field.labelled_by(label).changed() {
         if text == default {
             map.remove(stem);
         } else {
@@ -111,7 +112,7 @@ fn settings(ui: &mut Ui, frame: &mut Frame, choice: TaskChoice, model: &ModelInf
         let steps_default = defaults.map_or(50, |d| d.steps);
         let label = row_label(ui, "Steps", "Sampler steps: more is slower and usually cleaner");
         let mut steps = s.steps.unwrap_or(steps_default);
-        if ui.add(egui::DragValue::new(&mut steps).range(2..=500)).labelled_by(label).changed() {
+        if ui.add(egui::DragValue::new(&mut steps).range(2..=10_000)).labelled_by(label).changed() {
             s.steps = Some(steps);
         }
         ui.end_row();

@@ -20,6 +20,8 @@ use crate::worker::Shared;
 const OVERVIEW_EVERY: Duration = Duration::from_millis(150);
 /// Repaint interval while something moves (capture, job, playback).
 const LIVE_REPAINT: Duration = Duration::from_millis(40);
+/// Repaint interval otherwise.
+const IDLE_REPAINT: Duration = Duration::from_millis(250);
 
 /// Editor-only state that lives while the window is open.
 pub struct View {
@@ -56,6 +58,8 @@ pub struct Frame<'a> {
     pub model_checked: bool,
     /// This frame's overviews.
     pub overviews: Overviews,
+    /// Width of the timeline's waveforms, in points.
+    pub wave_width: f32,
 }
 
 /// The window's look: egui's dark theme, slightly larger text.
@@ -81,25 +85,36 @@ impl View {
         let info = shared.model_info.lock().clone();
         let model_checked = info.is_some();
         let model = info.unwrap_or_else(|| Err("the model is looked for when the host starts the plugin".into()));
-        let mut frame = Frame { shared: &shared, setter, state: before.clone(), model, model_checked, overviews };
+        let wave_width = 300.0;
+        let mut frame =
+            Frame { shared: &shared, setter, state: before.clone(), model, model_checked, overviews, wave_width };
         egui::ScrollArea::vertical().auto_shrink([false; 2]).show(ui, |ui| {
-            header(ui, &frame);
-            action_bar::show(ui, &mut frame);
-            ui.separator();
-            sources::show(ui, &mut frame, &self.meters);
-            ui.separator();
-            task::show(ui, &mut frame);
-            ui.separator();
-            results::show(ui, &mut frame);
+            egui::Frame::new().inner_margin(12.0).show(ui, |ui| {
+                header(ui, &frame);
+                action_bar::show(ui, &mut frame);
+                ui.separator();
+                // Left: the timeline (sources and results); right: the task and its settings.
+                let left = (ui.available_width() * 0.6).max(420.0);
+                ui.horizontal_top(|ui| {
+                    ui.vertical(|ui| {
+                        ui.set_width(left);
+                        // The label and meter columns take about 280 points.
+                        frame.wave_width = (left - 280.0).max(160.0);
+                        sources::show(ui, &mut frame, &self.meters);
+                        results::show(ui, &mut frame);
+                    });
+                    ui.separator();
+                    ui.vertical(|ui| task::show(ui, &mut frame));
+                });
+            });
         });
         write_back(&shared, &before, &frame.state);
         let moving = shared.status.code() == Code::Busy
             || shared.params.capture.value()
             || shared.live.transport().playing
             || self.meters.iter().any(|m| *m > 1e-4);
-        if moving {
-            ui.ctx().request_repaint_after(LIVE_REPAINT);
-        }
+        // Otherwise a slow refresh: the worker and the host change things without input events.
+        ui.ctx().request_repaint_after(if moving { LIVE_REPAINT } else { IDLE_REPAINT });
     }
 
     /// Takes the audio thread's peaks and lets the displayed levels fall back.
@@ -149,17 +164,18 @@ fn compute_overviews(shared: &Shared) -> Overviews {
 
 /// Title line: plugin, model and execution provider.
 fn header(ui: &mut Ui, frame: &Frame) {
-    ui.horizontal(|ui| {
+    ui.horizontal_wrapped(|ui| {
         ui.heading(RichText::new("GMSDI").strong());
         ui.label("stem generation and separation");
-        ui.with_layout(egui::Layout::right_to_left(egui::Align::Center), |ui| match &frame.model {
+        ui.separator();
+        match &frame.model {
             Ok(info) => {
+                ui.label(format!("Model: {}", info.name)).on_hover_text(info.dir.display().to_string());
                 let provider = info.provider.clone().unwrap_or_else(|| {
                     let wanted = frame.state.settings.provider.clone().unwrap_or_else(|| "cpu".into());
                     format!("{} (when the model loads)", wanted.to_uppercase())
                 });
                 ui.label(format!("Runs on: {provider}"));
-                ui.label(format!("Model: {}", info.name)).on_hover_text(info.dir.display().to_string());
             }
             Err(_) if frame.model_checked => {
                 ui.colored_label(Color32::from_rgb(230, 120, 90), "No model");
@@ -167,7 +183,7 @@ fn header(ui: &mut Ui, frame: &Frame) {
             Err(_) => {
                 ui.label(RichText::new("Model: not loaded yet").weak());
             }
-        });
+        }
     });
 }
 

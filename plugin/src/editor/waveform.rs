@@ -67,17 +67,24 @@ pub fn of_stem(stem: &Stem, rate: u32, span: Span) -> Overview {
     peaks(span, at, len, sample, 2)
 }
 
-/// Draws an overview filling the available width; `marked` is the captured
-/// region (drawn tinted), `playhead` the transport position.
-pub fn draw(
-    ui: &mut Ui,
-    overview: &Overview,
-    span: Span,
-    marked: Option<(i64, i64)>,
-    playhead: Option<i64>,
-    color: Color32,
-) {
-    let (rect, _) = ui.allocate_exact_size(Vec2::new(ui.available_width(), 40.0), Sense::hover());
+/// How a row is drawn: its width, the captured region (tinted), the
+/// playhead and the colour.
+#[derive(Clone, Copy, Debug)]
+pub struct Look {
+    /// Width in points (every row of the timeline has the same).
+    pub width: f32,
+    /// The captured region, drawn tinted.
+    pub marked: Option<(i64, i64)>,
+    /// The transport position.
+    pub playhead: Option<i64>,
+    /// Waveform colour.
+    pub color: Color32,
+}
+
+/// Draws an overview over `span`.
+pub fn draw(ui: &mut Ui, overview: &Overview, span: Span, look: Look) {
+    let Look { width, marked, playhead, color } = look;
+    let (rect, _) = ui.allocate_exact_size(Vec2::new(width, 40.0), Sense::hover());
     let painter = ui.painter_at(rect);
     painter.rect_filled(rect, 2.0, Color32::from_gray(24));
     let x = |f: f32| rect.left() + f.clamp(0.0, 1.0) * rect.width();
@@ -100,8 +107,8 @@ pub fn draw(
 
 /// Draws the ruler: bar numbers (with beat ticks) when `tempo` and
 /// `beats_per_bar` are known, else seconds.
-pub fn ruler(ui: &mut Ui, span: Span, tempo: Option<f64>, beats_per_bar: Option<u32>) {
-    let (rect, _) = ui.allocate_exact_size(Vec2::new(ui.available_width(), 16.0), Sense::hover());
+pub fn ruler(ui: &mut Ui, width: f32, span: Span, tempo: Option<f64>, beats_per_bar: Option<u32>) {
+    let (rect, _) = ui.allocate_exact_size(Vec2::new(width, 16.0), Sense::hover());
     let painter = ui.painter_at(rect);
     let seconds = (span.end - span.start) as f64 / f64::from(span.rate.max(1));
     let start_s = span.start as f64 / f64::from(span.rate.max(1));

@@ -1,0 +1,350 @@
+//! The plugin's editor in a real CLAP host: embedded through the gui
+//! extension ("x11", not floating) in an X11 window of the test's own while
+//! audio keeps running. The host then drives a whole accompaniment job with
+//! the analytic fixture (a guitar-like signal on Source 1, Capture while the
+//! transport plays, Generate) and the window is captured with GetImage in
+//! the idle, running and done states into `docs/screenshots/editor-*.png`;
+//! then the editor is hidden and destroyed. (The editor's texts and buttons
+//! are checked through egui's accessibility tree in `plugin/tests/editor.rs`.)
+//!
+//! Needs an X server: `$DISPLAY`, or else the test starts its own Xvfb
+//! (`apt-get install xvfb`; Mesa's software OpenGL draws the editor). With
+//! `GMSDI_SKIP_GUI=1` and no Xvfb installed it is skipped.
+
+use std::collections::HashSet;
+use std::io::ErrorKind;
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use clack_extensions::gui::{GuiApiType, GuiConfiguration, Window};
+use gmsdi_tests::clap_host::{plugin_library, Instance, Transport};
+use gmsdi_tests::{fixture_dir, repo};
+use x11rb::connection::Connection;
+use x11rb::protocol::xproto::{ConnectionExt as _, CreateWindowAux, EventMask, ImageFormat, ImageOrder, WindowClass};
+use x11rb::rust_connection::RustConnection;
+use x11rb::wrapper::ConnectionExt as _;
+
+/// The editor's default size in pixels at scale 1.
+const SIZE: (u16, u16) = (980, 760);
+/// Frames per processed block while the editor is open.
+const BLOCK: usize = 512;
+/// Host sample rate.
+const RATE: f64 = 48000.0;
+/// Sampler steps of the job: enough for the running state to last a few seconds.
+const STEPS: u64 = 60;
+/// The parent window's background (magenta): what shows where the editor draws nothing.
+const BACKGROUND: u32 = 0xff00ff;
+
+/// An X server for the test, with the test's connection to it: the
+/// session's (`$DISPLAY`) or a private Xvfb, stopped on drop.
+struct XServer {
+    display: String,
+    conn: RustConnection,
+    screen: usize,
+    xvfb: Option<Child>,
+}
+
+impl XServer {
+    /// The session's display, else a new Xvfb on a free display number;
+    /// `None` when Xvfb is missing and `GMSDI_SKIP_GUI=1` asks to skip.
+    fn open() -> Option<XServer> {
+        if let Some(display) = std::env::var("DISPLAY").ok().filter(|d| !d.is_empty()) {
+            let (conn, screen) = x11rb::connect(Some(&display)).expect("connect to $DISPLAY");
+            return Some(XServer { display, conn, screen, xvfb: None });
+        }
+        for n in 90..200 {
+            if Path::new(&format!("/tmp/.X{n}-lock")).exists() {
+                continue;
+            }
+            let display = format!(":{n}");
+            // -terminate: the server also ends when its last client goes, should this process die.
+            let spawned = Command::new("Xvfb")
+                .args([display.as_str(), "-screen", "0", "1280x1024x24", "-nolisten", "tcp", "-terminate"])
+                .stdin(Stdio::null())
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .spawn();
+            let mut xvfb = match spawned {
+                Ok(child) => child,
+                Err(e) if e.kind() == ErrorKind::NotFound => {
+                    if std::env::var("GMSDI_SKIP_GUI").as_deref() == Ok("1") {
+                        println!("SKIPPED: no X server ($DISPLAY unset) and no Xvfb installed");
+                        return None;
+                    }
+                    panic!(
+                        "no X server ($DISPLAY unset) and no Xvfb: install it with `apt-get install xvfb` \
+                         (or set GMSDI_SKIP_GUI=1 to skip this test)"
+                    );
+                }
+                Err(e) => panic!("starting Xvfb: {e}"),
+            };
+            let started = Instant::now();
+            while started.elapsed() < Duration::from_secs(10) {
+                if xvfb.try_wait().expect("Xvfb status").is_some() {
+                    break; // taken meanwhile: try the next number
+                }
+                if let Ok((conn, screen)) = x11rb::connect(Some(&display)) {
+                    return Some(XServer { display, conn, screen, xvfb: Some(xvfb) });
+                }
+                std::thread::sleep(Duration::from_millis(20));
+            }
+            stop(&mut xvfb);
+        }
+        panic!("no free X display number for Xvfb in :90 to :199");
+    }
+}
+
+impl Drop for XServer {
+    fn drop(&mut self) {
+        if let Some(xvfb) = &mut self.xvfb {
+            stop(xvfb);
+        }
+    }
+}
+
+/// Stops Xvfb with SIGTERM, so that it removes its socket and lock file
+/// (SIGKILL after 5 s).
+fn stop(xvfb: &mut Child) {
+    // SAFETY: kill(2) on our own child's pid, which it keeps until waited for.
+    unsafe { libc::kill(xvfb.id() as libc::pid_t, libc::SIGTERM) };
+    let started = Instant::now();
+    while xvfb.try_wait().expect("Xvfb status").is_none() {
+        if started.elapsed() > Duration::from_secs(5) {
+            let _ = xvfb.kill();
+            let _ = xvfb.wait();
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// The contents of `window` as RGB bytes, read as a 32-bit (BGRX) ZPixmap.
+fn grab(conn: &RustConnection, window: u32) -> Vec<u8> {
+    let image =
+        conn.get_image(ImageFormat::Z_PIXMAP, window, 0, 0, SIZE.0, SIZE.1, !0).unwrap().reply().expect("GetImage");
+    let setup = conn.setup();
+    let format = setup.pixmap_formats.iter().find(|f| f.depth == image.depth).expect("pixmap format of the depth");
+    assert_eq!(format.bits_per_pixel, 32, "{}-bit pixels: only 32-bit (BGRX) is read", format.bits_per_pixel);
+    assert_eq!(setup.image_byte_order, ImageOrder::LSB_FIRST, "BGRX byte order expected");
+    assert_eq!(image.data.len(), SIZE.0 as usize * SIZE.1 as usize * 4);
+    image.data.chunks_exact(4).flat_map(|p| [p[2], p[1], p[0]]).collect()
+}
+
+/// How many distinct colours an RGB image has.
+fn colours(rgb: &[u8]) -> usize {
+    rgb.chunks_exact(3).collect::<HashSet<_>>().len()
+}
+
+/// Writes RGB bytes of the window's size as an 8-bit PNG.
+fn write_png(path: &Path, rgb: &[u8]) {
+    std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+    let file = std::io::BufWriter::new(std::fs::File::create(path).unwrap());
+    let mut encoder = png::Encoder::new(file, SIZE.0.into(), SIZE.1.into());
+    encoder.set_color(png::ColorType::Rgb);
+    encoder.set_depth(png::BitDepth::Eight);
+    let mut writer = encoder.write_header().unwrap();
+    writer.write_image_data(rgb).unwrap();
+    writer.finish().unwrap();
+}
+
+/// Ends the whole process, Xvfb going with its last client, if the test
+/// has not set `done` within `limit`: a hung editor fails with a message
+/// instead of stalling the run.
+fn watchdog(limit: Duration, done: Arc<AtomicBool>) {
+    std::thread::spawn(move || {
+        let started = Instant::now();
+        while started.elapsed() < limit {
+            if done.load(Ordering::Acquire) {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        eprintln!("the editor test hung for {limit:?}: ending the process");
+        std::process::exit(101);
+    });
+}
+
+/// Processes silent blocks (transport stopped) for `duration`, at about real time.
+fn run_for(p: &mut Instance, duration: Duration) {
+    let started = Instant::now();
+    while started.elapsed() < duration {
+        p.process(&[], BLOCK, None);
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}
+
+/// A plucked-string-like stereo signal, two partials decaying every half second.
+fn guitar(frames: usize) -> Vec<Vec<f32>> {
+    [110.0, 164.8]
+        .iter()
+        .map(|f| {
+            (0..frames)
+                .map(|i| {
+                    let t = i as f64 / RATE;
+                    (0.3 * (-4.0 * (t % 0.5)).exp() * (2.0 * std::f64::consts::PI * f * t).sin()) as f32
+                })
+                .collect()
+        })
+        .collect()
+}
+
+/// Whether two screenshots differ in more than 0.5 % of their pixels.
+fn differs(a: &[u8], b: &[u8]) -> bool {
+    let changed = a.chunks_exact(3).zip(b.chunks_exact(3)).filter(|(x, y)| x != y).count();
+    changed * 200 > a.len() / 3
+}
+
+/// Checks a screenshot is not blank and covers the window, and writes it to
+/// `docs/screenshots/editor-<state>.png`.
+fn save(rgb: &[u8], state: &str) {
+    let path = repo().join(format!("docs/screenshots/editor-{state}.png"));
+    write_png(&path, rgb);
+    let distinct = colours(rgb);
+    let magenta = rgb.chunks_exact(3).filter(|c| *c == [0xff, 0x00, 0xff]).count();
+    println!("screenshot {}: {distinct} colours", path.display());
+    assert!(distinct > 20, "the {state} screenshot looks blank: {distinct} colours");
+    assert!(magenta < rgb.len() / 3 / 100, "the editor leaves {magenta} pixels of the parent window uncovered");
+}
+
+#[test]
+fn editor_shows_an_accompaniment_job_from_idle_to_done() {
+    let Some(server) = XServer::open() else { return };
+    // Built first, outside the watchdog's time: the first call may compile the plugin.
+    let library = plugin_library();
+    let started = Instant::now();
+    let finished_test = Arc::new(AtomicBool::new(false));
+    watchdog(Duration::from_secs(300), finished_test.clone());
+    // The plugin's baseview opens its own Xlib connection to $DISPLAY.
+    std::env::set_var("DISPLAY", &server.display);
+    let conn = &server.conn;
+    let root = conn.setup().roots[server.screen].root;
+    let window = conn.generate_id().unwrap();
+    let aux = CreateWindowAux::new().background_pixel(BACKGROUND).event_mask(EventMask::STRUCTURE_NOTIFY);
+    conn.create_window(
+        x11rb::COPY_DEPTH_FROM_PARENT,
+        window,
+        root,
+        0,
+        0,
+        SIZE.0,
+        SIZE.1,
+        0,
+        WindowClass::INPUT_OUTPUT,
+        0,
+        &aux,
+    )
+    .unwrap();
+    conn.map_window(window).unwrap();
+    // The pointer off the window: no hover tooltips in the screenshots.
+    conn.warp_pointer(x11rb::NONE, root, 0, 0, 0, 0, 1279, 1023).unwrap();
+    conn.sync().unwrap();
+
+    let mut p = Instance::new(library);
+    let out = tempfile::tempdir().unwrap();
+    let mut state = p.field("gmsdi");
+    state["model_dir"] = fixture_dir().to_string_lossy().into();
+    state["output_dir"] = out.path().to_string_lossy().into();
+    state["settings"]["steps"] = STEPS.into();
+    p.set_field("gmsdi", &state);
+    p.activate(RATE, BLOCK as u32);
+    // Hosts open the editor of a running plugin: its worker reads the
+    // model's description meanwhile (an idle editor only repaints on input).
+    let running = Instant::now();
+    while running.elapsed() < Duration::from_millis(500) {
+        p.process(&[], BLOCK, None);
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    let x11 = GuiConfiguration { api_type: GuiApiType::X11, is_floating: false };
+    let (gui, plugin) = p.gui();
+    assert!(gui.is_api_supported(&plugin, x11), "embedded X11 editor supported");
+    assert!(!gui.is_api_supported(&plugin, GuiConfiguration { is_floating: true, ..x11 }), "floating is not");
+    gui.create(&plugin, x11).expect("gui.create");
+    gui.set_scale(&plugin, 1.0).expect("gui.set_scale");
+    let size = gui.get_size(&plugin).expect("gui.get_size");
+    assert_eq!((size.width, size.height), (SIZE.0.into(), SIZE.1.into()), "default size at scale 1");
+    // SAFETY: `window` stays alive until after gui.destroy below.
+    unsafe { gui.set_parent(&plugin, Window::from_x11_handle(window.into())) }.expect("gui.set_parent");
+    gui.show(&plugin).expect("gui.show");
+    let opened = Instant::now();
+
+    // Audio keeps running while the editor draws; poll until it has drawn,
+    // then give it a moment more to settle its layout.
+    let mut drawn: Option<Instant> = None;
+    let mut last_poll = Instant::now();
+    let idle = loop {
+        p.process(&[], BLOCK, None);
+        std::thread::sleep(Duration::from_millis(10));
+        if last_poll.elapsed() < Duration::from_millis(200) {
+            continue;
+        }
+        last_poll = Instant::now();
+        let rgb = grab(conn, window);
+        match drawn {
+            Some(at) if at.elapsed() > Duration::from_millis(1500) => break rgb,
+            Some(_) => {}
+            None if colours(&rgb) > 20 => drawn = Some(Instant::now()),
+            None => assert!(
+                opened.elapsed() < Duration::from_secs(60),
+                "the editor drew nothing within 60 s ({} colours)",
+                colours(&rgb)
+            ),
+        }
+    };
+    println!("editor drew within {:?}", drawn.unwrap() - opened);
+    save(&idle, "idle");
+
+    // Capture 2 s of guitar on Source 1 while the transport plays from 1 s.
+    let start = RATE as i64;
+    let source = guitar(2 * RATE as usize / BLOCK * BLOCK);
+    p.set_param("Capture", 1.0);
+    for (i, from) in (0..source[0].len()).step_by(BLOCK).enumerate() {
+        let block: Vec<Vec<f32>> = source.iter().map(|c| c[from..from + BLOCK].to_vec()).collect();
+        p.process(&[vec![], block], BLOCK, Some(Transport { pos: start + (i * BLOCK) as i64, playing: true }));
+    }
+    p.set_param("Capture", 0.0);
+    p.process(&[], BLOCK, Some(Transport { pos: start, playing: false }));
+
+    // Generate: the job runs on the worker while audio and the editor go on.
+    p.set_param("Generate", 1.0);
+    run_for(&mut p, Duration::from_millis(1500));
+    p.set_param("Generate", 0.0);
+    let running = grab(conn, window);
+    assert!(p.field("gmsdi")["results"].as_array().is_none_or(Vec::is_empty), "still running when captured");
+    save(&running, "running");
+    assert!(differs(&idle, &running), "the running editor looks like the idle one");
+
+    let finished = Instant::now();
+    while p.field("gmsdi")["results"].as_array().is_none_or(Vec::is_empty) {
+        assert!(finished.elapsed() < Duration::from_secs(180), "the job did not finish within 180 s");
+        run_for(&mut p, Duration::from_millis(200));
+    }
+    println!("the job finished {:?} after the running screenshot", finished.elapsed());
+    // Play over the result so the playhead shows, then let the editor catch up.
+    let mut pos = start;
+    let playing = Instant::now();
+    while playing.elapsed() < Duration::from_millis(1500) {
+        p.process(&[], BLOCK, Some(Transport { pos, playing: true }));
+        pos += BLOCK as i64;
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    let done = grab(conn, window);
+    save(&done, "done");
+    assert!(differs(&running, &done), "the done editor looks like the running one");
+
+    let closing = Instant::now();
+    let (gui, plugin) = p.gui();
+    gui.hide(&plugin).expect("gui.hide");
+    gui.destroy(&plugin);
+    p.process(&[], BLOCK, None);
+    p.deactivate();
+    drop(p);
+    conn.destroy_window(window).unwrap();
+    conn.sync().unwrap();
+    drop(server);
+    finished_test.store(true, Ordering::Release);
+    println!("closed in {:?}; the editor test took {:?}", closing.elapsed(), started.elapsed());
+    assert!(closing.elapsed() < Duration::from_secs(5), "closing took {:?}", closing.elapsed());
+}
