@@ -3,7 +3,8 @@
 //! audio keeps running. The host then drives a whole accompaniment job with
 //! the analytic fixture (a guitar-like signal on Source 1, Capture while the
 //! transport plays, Generate) and the window is captured with GetImage in
-//! the idle, running and done states into `docs/screenshots/editor-*.png`;
+//! the idle, running and done states into `target/screenshots/editor-*.png`
+//! (`GMSDI_UPDATE_SCREENSHOTS=1`: into `docs/screenshots/`, the README's);
 //! then the editor is hidden and destroyed. (The editor's texts and buttons
 //! are checked through egui's accessibility tree in `plugin/tests/editor.rs`.)
 //!
@@ -198,9 +199,15 @@ fn differs(a: &[u8], b: &[u8]) -> bool {
 }
 
 /// Checks a screenshot is not blank and covers the window, and writes it to
-/// `docs/screenshots/editor-<state>.png`.
+/// `target/screenshots/editor-<state>.png`, or with `GMSDI_UPDATE_SCREENSHOTS=1`
+/// to `docs/screenshots/` (the README's copies).
 fn save(rgb: &[u8], state: &str) {
-    let path = repo().join(format!("docs/screenshots/editor-{state}.png"));
+    let folder = if std::env::var("GMSDI_UPDATE_SCREENSHOTS").as_deref() == Ok("1") {
+        repo().join("docs/screenshots")
+    } else {
+        std::env::var_os("CARGO_TARGET_DIR").map_or_else(|| repo().join("target"), Into::into).join("screenshots")
+    };
+    let path = folder.join(format!("editor-{state}.png"));
     write_png(&path, rgb);
     let distinct = colours(rgb);
     let magenta = rgb.chunks_exact(3).filter(|c| *c == [0xff, 0x00, 0xff]).count();
