@@ -3,9 +3,9 @@
 //! audio keeps running. The host then drives a whole accompaniment job with
 //! the analytic fixture (a guitar-like signal on Source 1, Capture while the
 //! transport plays, Generate) and the window is captured with GetImage in
-//! the idle, running and done states into `target/screenshots/editor-*.png`
-//! (`GMSDI_UPDATE_SCREENSHOTS=1`: into `docs/screenshots/`, the README's);
-//! then the editor is hidden and destroyed. (The editor's texts and buttons
+//! the idle, running and done states, then again at 200 % scale, into
+//! `target/screenshots/editor-*.png` (`GMSDI_UPDATE_SCREENSHOTS=1`: into
+//! `docs/screenshots/`, the README's); then the editor is hidden and destroyed. (The editor's texts and buttons
 //! are checked through egui's accessibility tree in `plugin/tests/editor.rs`.)
 //!
 //! Needs an X server: `$DISPLAY`, or else the test starts its own Xvfb
@@ -30,6 +30,8 @@ use x11rb::wrapper::ConnectionExt as _;
 
 /// The editor's default size in pixels at scale 1.
 const SIZE: (u16, u16) = (980, 760);
+/// The same at scale 2 (200 %).
+const SIZE_200: (u16, u16) = (2 * SIZE.0, 2 * SIZE.1);
 /// Frames per processed block while the editor is open.
 const BLOCK: usize = 512;
 /// Host sample rate.
@@ -63,7 +65,7 @@ impl XServer {
             let display = format!(":{n}");
             // -terminate: the server also ends when its last client goes, should this process die.
             let spawned = Command::new("Xvfb")
-                .args([display.as_str(), "-screen", "0", "1280x1024x24", "-nolisten", "tcp", "-terminate"])
+                .args([display.as_str(), "-screen", "0", "2048x1600x24", "-nolisten", "tcp", "-terminate"])
                 .stdin(Stdio::null())
                 .stdout(Stdio::null())
                 .stderr(Stdio::null())
@@ -123,14 +125,14 @@ fn stop(xvfb: &mut Child) {
 }
 
 /// The contents of `window` as RGB bytes, read as a 32-bit (BGRX) ZPixmap.
-fn grab(conn: &RustConnection, window: u32) -> Vec<u8> {
+fn grab(conn: &RustConnection, window: u32, size: (u16, u16)) -> Vec<u8> {
     let image =
-        conn.get_image(ImageFormat::Z_PIXMAP, window, 0, 0, SIZE.0, SIZE.1, !0).unwrap().reply().expect("GetImage");
+        conn.get_image(ImageFormat::Z_PIXMAP, window, 0, 0, size.0, size.1, !0).unwrap().reply().expect("GetImage");
     let setup = conn.setup();
     let format = setup.pixmap_formats.iter().find(|f| f.depth == image.depth).expect("pixmap format of the depth");
     assert_eq!(format.bits_per_pixel, 32, "{}-bit pixels: only 32-bit (BGRX) is read", format.bits_per_pixel);
     assert_eq!(setup.image_byte_order, ImageOrder::LSB_FIRST, "BGRX byte order expected");
-    assert_eq!(image.data.len(), SIZE.0 as usize * SIZE.1 as usize * 4);
+    assert_eq!(image.data.len(), size.0 as usize * size.1 as usize * 4);
     image.data.chunks_exact(4).flat_map(|p| [p[2], p[1], p[0]]).collect()
 }
 
@@ -139,11 +141,11 @@ fn colours(rgb: &[u8]) -> usize {
     rgb.chunks_exact(3).collect::<HashSet<_>>().len()
 }
 
-/// Writes RGB bytes of the window's size as an 8-bit PNG.
-fn write_png(path: &Path, rgb: &[u8]) {
+/// Writes RGB bytes of `size` as an 8-bit PNG.
+fn write_png(path: &Path, rgb: &[u8], size: (u16, u16)) {
     std::fs::create_dir_all(path.parent().unwrap()).unwrap();
     let file = std::io::BufWriter::new(std::fs::File::create(path).unwrap());
-    let mut encoder = png::Encoder::new(file, SIZE.0.into(), SIZE.1.into());
+    let mut encoder = png::Encoder::new(file, size.0.into(), size.1.into());
     encoder.set_color(png::ColorType::Rgb);
     encoder.set_depth(png::BitDepth::Eight);
     let mut writer = encoder.write_header().unwrap();
@@ -201,19 +203,86 @@ fn differs(a: &[u8], b: &[u8]) -> bool {
 /// Checks a screenshot is not blank and covers the window, and writes it to
 /// `target/screenshots/editor-<state>.png`, or with `GMSDI_UPDATE_SCREENSHOTS=1`
 /// to `docs/screenshots/` (the README's copies).
-fn save(rgb: &[u8], state: &str) {
+fn save(rgb: &[u8], size: (u16, u16), state: &str) {
     let folder = if std::env::var("GMSDI_UPDATE_SCREENSHOTS").as_deref() == Ok("1") {
         repo().join("docs/screenshots")
     } else {
         std::env::var_os("CARGO_TARGET_DIR").map_or_else(|| repo().join("target"), Into::into).join("screenshots")
     };
     let path = folder.join(format!("editor-{state}.png"));
-    write_png(&path, rgb);
+    write_png(&path, rgb, size);
     let distinct = colours(rgb);
     let magenta = rgb.chunks_exact(3).filter(|c| *c == [0xff, 0x00, 0xff]).count();
     println!("screenshot {}: {distinct} colours", path.display());
     assert!(distinct > 20, "the {state} screenshot looks blank: {distinct} colours");
     assert!(magenta < rgb.len() / 3 / 100, "the editor leaves {magenta} pixels of the parent window uncovered");
+}
+
+/// A mapped top-level window of `size` with the magenta background.
+fn create_window(conn: &RustConnection, root: u32, size: (u16, u16)) -> u32 {
+    let window = conn.generate_id().unwrap();
+    let aux = CreateWindowAux::new().background_pixel(BACKGROUND).event_mask(EventMask::STRUCTURE_NOTIFY);
+    let class = WindowClass::INPUT_OUTPUT;
+    conn.create_window(x11rb::COPY_DEPTH_FROM_PARENT, window, root, 0, 0, size.0, size.1, 0, class, 0, &aux).unwrap();
+    conn.map_window(window).unwrap();
+    // The pointer off the windows: no hover tooltips in the screenshots.
+    conn.warp_pointer(x11rb::NONE, root, 0, 0, 0, 0, 2047, 1599).unwrap();
+    conn.sync().unwrap();
+    window
+}
+
+/// Creates the editor at `scale`, checks its size, embeds it in `window` and shows it.
+fn open_editor(p: &mut Instance, window: u32, scale: f64, size: (u16, u16)) {
+    let x11 = GuiConfiguration { api_type: GuiApiType::X11, is_floating: false };
+    let (gui, plugin) = p.gui();
+    assert!(gui.is_api_supported(&plugin, x11), "embedded X11 editor supported");
+    assert!(!gui.is_api_supported(&plugin, GuiConfiguration { is_floating: true, ..x11 }), "floating is not");
+    gui.create(&plugin, x11).expect("gui.create");
+    gui.set_scale(&plugin, scale).expect("gui.set_scale");
+    assert!(gui.can_resize(&plugin), "the host may resize the editor");
+    let got = gui.get_size(&plugin).expect("gui.get_size");
+    assert_eq!((got.width, got.height), (size.0.into(), size.1.into()), "size at scale {scale}");
+    // SAFETY: the caller keeps `window` alive until after `close_editor`.
+    unsafe { gui.set_parent(&plugin, Window::from_x11_handle(window.into())) }.expect("gui.set_parent");
+    gui.show(&plugin).expect("gui.show");
+}
+
+/// Hides and destroys the editor.
+fn close_editor(p: &mut Instance) {
+    let (gui, plugin) = p.gui();
+    gui.hide(&plugin).expect("gui.hide");
+    gui.destroy(&plugin);
+    p.process(&[], BLOCK, None);
+}
+
+/// Keeps audio running until the editor has drawn into `window`, then a
+/// moment more for its layout to settle; returns the window's pixels.
+fn wait_drawn(p: &mut Instance, conn: &RustConnection, window: u32, size: (u16, u16)) -> Vec<u8> {
+    let opened = Instant::now();
+    let mut drawn: Option<Instant> = None;
+    let mut last_poll = Instant::now();
+    loop {
+        p.process(&[], BLOCK, None);
+        std::thread::sleep(Duration::from_millis(10));
+        if last_poll.elapsed() < Duration::from_millis(200) {
+            continue;
+        }
+        last_poll = Instant::now();
+        let rgb = grab(conn, window, size);
+        match drawn {
+            Some(at) if at.elapsed() > Duration::from_millis(1500) => {
+                println!("editor drew within {:?}", at - opened);
+                return rgb;
+            }
+            Some(_) => {}
+            None if colours(&rgb) > 20 => drawn = Some(Instant::now()),
+            None => assert!(
+                opened.elapsed() < Duration::from_secs(60),
+                "the editor drew nothing within 60 s ({} colours)",
+                colours(&rgb)
+            ),
+        }
+    }
 }
 
 #[test]
@@ -223,31 +292,12 @@ fn editor_shows_an_accompaniment_job_from_idle_to_done() {
     let library = plugin_library();
     let started = Instant::now();
     let finished_test = Arc::new(AtomicBool::new(false));
-    watchdog(Duration::from_secs(300), finished_test.clone());
+    watchdog(Duration::from_secs(600), finished_test.clone());
     // The plugin's baseview opens its own Xlib connection to $DISPLAY.
     std::env::set_var("DISPLAY", &server.display);
     let conn = &server.conn;
     let root = conn.setup().roots[server.screen].root;
-    let window = conn.generate_id().unwrap();
-    let aux = CreateWindowAux::new().background_pixel(BACKGROUND).event_mask(EventMask::STRUCTURE_NOTIFY);
-    conn.create_window(
-        x11rb::COPY_DEPTH_FROM_PARENT,
-        window,
-        root,
-        0,
-        0,
-        SIZE.0,
-        SIZE.1,
-        0,
-        WindowClass::INPUT_OUTPUT,
-        0,
-        &aux,
-    )
-    .unwrap();
-    conn.map_window(window).unwrap();
-    // The pointer off the window: no hover tooltips in the screenshots.
-    conn.warp_pointer(x11rb::NONE, root, 0, 0, 0, 0, 1279, 1023).unwrap();
-    conn.sync().unwrap();
+    let window = create_window(conn, root, SIZE);
 
     let mut p = Instance::new(library);
     let out = tempfile::tempdir().unwrap();
@@ -257,51 +307,10 @@ fn editor_shows_an_accompaniment_job_from_idle_to_done() {
     state["settings"]["steps"] = STEPS.into();
     p.set_field("gmsdi", &state);
     p.activate(RATE, BLOCK as u32);
-    // Hosts open the editor of a running plugin: its worker reads the
-    // model's description meanwhile (an idle editor only repaints on input).
-    let running = Instant::now();
-    while running.elapsed() < Duration::from_millis(500) {
-        p.process(&[], BLOCK, None);
-        std::thread::sleep(Duration::from_millis(10));
-    }
-    let x11 = GuiConfiguration { api_type: GuiApiType::X11, is_floating: false };
-    let (gui, plugin) = p.gui();
-    assert!(gui.is_api_supported(&plugin, x11), "embedded X11 editor supported");
-    assert!(!gui.is_api_supported(&plugin, GuiConfiguration { is_floating: true, ..x11 }), "floating is not");
-    gui.create(&plugin, x11).expect("gui.create");
-    gui.set_scale(&plugin, 1.0).expect("gui.set_scale");
-    let size = gui.get_size(&plugin).expect("gui.get_size");
-    assert_eq!((size.width, size.height), (SIZE.0.into(), SIZE.1.into()), "default size at scale 1");
-    // SAFETY: `window` stays alive until after gui.destroy below.
-    unsafe { gui.set_parent(&plugin, Window::from_x11_handle(window.into())) }.expect("gui.set_parent");
-    gui.show(&plugin).expect("gui.show");
-    let opened = Instant::now();
-
-    // Audio keeps running while the editor draws; poll until it has drawn,
-    // then give it a moment more to settle its layout.
-    let mut drawn: Option<Instant> = None;
-    let mut last_poll = Instant::now();
-    let idle = loop {
-        p.process(&[], BLOCK, None);
-        std::thread::sleep(Duration::from_millis(10));
-        if last_poll.elapsed() < Duration::from_millis(200) {
-            continue;
-        }
-        last_poll = Instant::now();
-        let rgb = grab(conn, window);
-        match drawn {
-            Some(at) if at.elapsed() > Duration::from_millis(1500) => break rgb,
-            Some(_) => {}
-            None if colours(&rgb) > 20 => drawn = Some(Instant::now()),
-            None => assert!(
-                opened.elapsed() < Duration::from_secs(60),
-                "the editor drew nothing within 60 s ({} colours)",
-                colours(&rgb)
-            ),
-        }
-    };
-    println!("editor drew within {:?}", drawn.unwrap() - opened);
-    save(&idle, "idle");
+    run_for(&mut p, Duration::from_millis(500)); // hosts open the editor of a running plugin
+    open_editor(&mut p, window, 1.0, SIZE);
+    let idle = wait_drawn(&mut p, conn, window, SIZE);
+    save(&idle, SIZE, "idle");
 
     // Capture 2 s of guitar on Source 1 while the transport plays from 1 s.
     let start = RATE as i64;
@@ -318,14 +327,14 @@ fn editor_shows_an_accompaniment_job_from_idle_to_done() {
     p.set_param("Generate", 1.0);
     run_for(&mut p, Duration::from_millis(1500));
     p.set_param("Generate", 0.0);
-    let running = grab(conn, window);
+    let running = grab(conn, window, SIZE);
     assert!(p.field("gmsdi")["results"].as_array().is_none_or(Vec::is_empty), "still running when captured");
-    save(&running, "running");
+    save(&running, SIZE, "running");
     assert!(differs(&idle, &running), "the running editor looks like the idle one");
 
     let finished = Instant::now();
     while p.field("gmsdi")["results"].as_array().is_none_or(Vec::is_empty) {
-        assert!(finished.elapsed() < Duration::from_secs(180), "the job did not finish within 180 s");
+        assert!(finished.elapsed() < Duration::from_secs(400), "the job did not finish within 400 s");
         run_for(&mut p, Duration::from_millis(200));
     }
     println!("the job finished {:?} after the running screenshot", finished.elapsed());
@@ -337,18 +346,23 @@ fn editor_shows_an_accompaniment_job_from_idle_to_done() {
         pos += BLOCK as i64;
         std::thread::sleep(Duration::from_millis(10));
     }
-    let done = grab(conn, window);
-    save(&done, "done");
+    let done = grab(conn, window, SIZE);
+    save(&done, SIZE, "done");
     assert!(differs(&running, &done), "the done editor looks like the running one");
+    close_editor(&mut p);
+
+    // 200 %: the editor again at scale 2, in a window twice the size.
+    let big = create_window(conn, root, SIZE_200);
+    open_editor(&mut p, big, 2.0, SIZE_200);
+    let done_200 = wait_drawn(&mut p, conn, big, SIZE_200);
+    save(&done_200, SIZE_200, "done-200");
 
     let closing = Instant::now();
-    let (gui, plugin) = p.gui();
-    gui.hide(&plugin).expect("gui.hide");
-    gui.destroy(&plugin);
-    p.process(&[], BLOCK, None);
+    close_editor(&mut p);
     p.deactivate();
     drop(p);
     conn.destroy_window(window).unwrap();
+    conn.destroy_window(big).unwrap();
     conn.sync().unwrap();
     drop(server);
     finished_test.store(true, Ordering::Release);
