@@ -92,8 +92,10 @@ pub struct HistoryEntry {
     pub finished: u64,
     /// What it was asked for, in words (stems, sources).
     pub summary: String,
-    /// The settings it ran with (overrides; the rest were the model's defaults).
+    /// The user's overrides it ran with (the rest were the model's defaults).
     pub settings: JobSettings,
+    /// Every setting it ran with, in words (model, steps, w, sampler, γ, seed, ...).
+    pub resolved: String,
     /// The files it wrote.
     pub results: Vec<Clip>,
 }

@@ -15,6 +15,8 @@ use gmsdi_engine::job::{self, Job, Task};
 use gmsdi_engine::network::Model;
 use gmsdi_engine::progress::Tracker;
 use gmsdi_engine::runtime::{Provider, RuntimeOptions};
+use gmsdi_engine::sampler::Sampler;
+use gmsdi_engine::settings::Settings;
 use parking_lot::Mutex;
 
 use crate::capture::CaptureStore;
@@ -230,11 +232,14 @@ impl Thread {
         let (job, region) = tasks::build(choice, &capture, &state, &model_stems, &mut warnings)?;
         let key = cache::key(&job, &model.dir, region.start);
         let rate = capture.rate();
+        let resolved = Settings::resolve(choice.kind(), &model.manifest, &job.overrides).map_err(|e| e.to_string())?;
+        let resolved = resolved_text(&resolved, &model.manifest.name);
         let record = |results: Vec<Clip>| HistoryEntry {
             task: choice.name().into(),
             finished: unix_seconds(),
             summary: summary(&job),
             settings: state.settings.clone(),
+            resolved: resolved.clone(),
             results,
         };
         if let Some(clips) = cache::lookup(&dir, &key) {
@@ -357,6 +362,30 @@ fn summary(job: &Job) -> String {
             format!("{} ({seconds:.1} s)", stems.iter().map(|g| g.join("+")).collect::<Vec<_>>().join(", "))
         }
     }
+}
+
+/// Every setting a job ran with, in words, so that it can be reproduced.
+fn resolved_text(s: &Settings, model: &str) -> String {
+    let sampler = match s.sampler {
+        Sampler::Adpm2 => "adpm2".to_string(),
+        Sampler::Euler { s_churn, resamples } => format!("euler (churn {s_churn}, resamples {resamples})"),
+    };
+    let gamma = |g: Option<f32>| g.map_or("inf".to_string(), |g| g.to_string());
+    format!(
+        "model {model}, steps {}, w {}, {sampler}, rho {}, gamma sources {} mix {}, alpha {}, beta {}, method {:?}{}, \
+         negative prompts {}, seed {}",
+        s.steps,
+        s.w,
+        s.rho,
+        gamma(s.gamma_sources),
+        gamma(s.gamma_mix),
+        s.alpha,
+        s.beta,
+        s.method,
+        s.constrained.as_ref().map_or(String::new(), |c| format!(" (constrained {c})")),
+        if s.negative_prompts { "on" } else { "off" },
+        s.seed
+    )
 }
 
 /// Milliseconds since the Unix epoch (file names).

@@ -30,24 +30,41 @@ pub const PLUGIN_ID: &str = "org.gmsdi.gmsdi";
 /// plain `libgmsdi_plugin` nor rebuilds any dependency but nice-plug.
 pub fn plugin_library() -> &'static Path {
     static LIB: OnceLock<PathBuf> = OnceLock::new();
-    LIB.get_or_init(|| {
-        let exe = std::env::current_exe().expect("test executable path");
-        // <target>/<profile>/deps/<test> → <target>
-        let target = exe.ancestors().nth(3).expect("target folder").to_path_buf();
-        let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
-        let status = Command::new(cargo)
-            .args(["rustc", "-p", "gmsdi-plugin", "--lib", "--crate-type", "cdylib"])
-            .args(["--features", "assert_process_allocs", "--", "-C", "extra-filename=-alloccheck"])
-            .env("CARGO_TARGET_DIR", &target)
-            .current_dir(crate::repo())
-            .status()
-            .expect("cargo runs");
-        assert!(status.success(), "building the plugin failed");
-        let name = format!("{}gmsdi_plugin-alloccheck{}", std::env::consts::DLL_PREFIX, std::env::consts::DLL_SUFFIX);
-        let lib = target.join("debug").join("deps").join(name);
-        assert!(lib.is_file(), "{} missing", lib.display());
-        lib
-    })
+    LIB.get_or_init(|| build_plugin(false))
+}
+
+/// The plugin library as users get it (release, no allocation checks),
+/// built once per process under its own file name: for benchmarks.
+pub fn release_plugin_library() -> &'static Path {
+    static LIB: OnceLock<PathBuf> = OnceLock::new();
+    LIB.get_or_init(|| build_plugin(true))
+}
+
+/// Builds the plugin's cdylib in the running executable's target folder.
+fn build_plugin(release: bool) -> PathBuf {
+    let exe = std::env::current_exe().expect("test executable path");
+    // <target>/<profile>/deps/<test> → <target>
+    let target = exe.ancestors().nth(3).expect("target folder").to_path_buf();
+    let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
+    let (profile, suffix) = if release { ("release", "bench") } else { ("debug", "alloccheck") };
+    let mut command = Command::new(cargo);
+    command.args(["rustc", "-p", "gmsdi-plugin", "--lib", "--crate-type", "cdylib"]);
+    if release {
+        command.arg("--release");
+    } else {
+        command.args(["--features", "assert_process_allocs"]);
+    }
+    let status = command
+        .args(["--", "-C", &format!("extra-filename=-{suffix}")])
+        .env("CARGO_TARGET_DIR", &target)
+        .current_dir(crate::repo())
+        .status()
+        .expect("cargo runs");
+    assert!(status.success(), "building the plugin failed");
+    let name = format!("{}gmsdi_plugin-{suffix}{}", std::env::consts::DLL_PREFIX, std::env::consts::DLL_SUFFIX);
+    let lib = target.join(profile).join("deps").join(name);
+    assert!(lib.is_file(), "{} missing", lib.display());
+    lib
 }
 
 /// The ONNX Runtime library set up by `cargo xtask setup`, announced to

@@ -504,47 +504,6 @@ fn bundled_plugin_finds_its_runtime_and_model() {
     assert_eq!(results(&state).len(), 1, "{state}");
 }
 
-/// process() time per 512-frame block at 48 kHz (median and worst of 400),
-/// idle and while a job runs; prints the figures and their ratio. The
-/// plugin is a debug build here: the figures compare, they do not rate.
-#[test]
-fn process_time_per_block_with_and_without_a_running_job() {
-    let (rate, block) = (48000.0, 512usize);
-    let out = tempfile::tempdir().unwrap();
-    let mut p = instance(WITH_RESULTS, out.path());
-    let mut state = p.field("gmsdi");
-    state["settings"]["steps"] = 2000.into();
-    p.set_field("gmsdi", &state);
-    p.activate(rate, block as u32);
-    let input = vec![guitar(rate, block), guitar(rate, block)];
-    let measure = |p: &mut Instance| {
-        let mut times: Vec<Duration> = (0..400)
-            .map(|i| {
-                let started = Instant::now();
-                p.process(&input, block, Some(Transport { pos: (i * block) as i64, playing: true }));
-                started.elapsed()
-            })
-            .collect();
-        times.sort();
-        (times[times.len() / 2], times[times.len() - 1])
-    };
-    let idle = measure(&mut p);
-    capture(&mut p, &guitar(rate, 96000), 0, block);
-    p.set_param("Generate", 1.0);
-    p.process(&[], block, None);
-    std::thread::sleep(Duration::from_millis(300));
-    let busy = measure(&mut p);
-    assert_eq!(p.field("gmsdi")["report"], "", "the job must still run while measuring");
-    let ratio = busy.0.as_secs_f64() / idle.0.as_secs_f64();
-    println!(
-        "process() per {block}-frame block (host included): idle median {:?} worst {:?}; \
-         during a job median {:?} worst {:?}; median ratio {ratio:.2}",
-        idle.0, idle.1, busy.0, busy.1
-    );
-    let budget = Duration::from_secs_f64(block as f64 / rate);
-    assert!(idle.0 < budget && busy.0 < budget, "median process time over the block's real-time budget {budget:?}");
-}
-
 #[test]
 fn unwritable_output_folder_fails_the_job_but_keeps_the_capture() {
     let out = tempfile::tempdir().unwrap();

@@ -64,7 +64,7 @@ pub fn rows(ui: &mut Ui, frame: &Frame) {
 /// Under the timeline: the settings of the job that made the results, and the history.
 pub fn show(ui: &mut Ui, frame: &mut Frame) {
     if let Some(last) = frame.state.history.first().filter(|h| h.results == frame.state.results) {
-        ui.label(RichText::new(format!("Made by: {}", describe(last))).small().weak());
+        ui.label(RichText::new(format!("Made by: {}", describe(last))).small().weak()).on_hover_text(&last.resolved);
     }
     history(ui, frame);
 }
@@ -143,7 +143,7 @@ fn history(ui: &mut Ui, frame: &mut Frame) {
                 if restore.on_hover_text("Play this job's results again").clicked() {
                     frame.state.results.clone_from(&entry.results); // the view asks the worker to load them
                 }
-                ui.label(format!("{}. {}", i + 1, describe(entry)));
+                ui.label(format!("{}. {}", i + 1, describe(entry))).on_hover_text(&entry.resolved);
             });
         }
     });
