@@ -24,11 +24,13 @@ NEGATIVES = {  # the paper's negative prompts (§4), in this model's labels
     "guitar": "bass, drums",
     "piano": "bass, drums",
 }
-# Chosen on validation windows (sample.py --grid, step 15052: the separator with drums
-# constrained at w = 3 was best, the extractor weak at every w); 50 steps for laptop speed.
+# Chosen on validation windows only (sample.py --grid): at step 15052 the separator with
+# drums constrained at w = 3 was best; at step 29030 (6 windows, 20 steps) the extractor at
+# w = 1 (mean 0.54 dB; w = 3: 0.24) beat the separator (w = 1: -4.15, w = 3: -3.31), so
+# separation now defaults to the extractor. 50 steps for laptop speed.
 DEFAULTS = {
-    "separate": {"method": "separator", "sampler": "euler", "steps": 50, "s_churn": 20.0, "resamples": 1,
-                 "w": 3.0, "constrained": "drums", "negative_prompts": False},
+    "separate": {"method": "extractor", "sampler": "euler", "steps": 50, "s_churn": 20.0, "resamples": 1,
+                 "w": 1.0, "constrained": "drums", "negative_prompts": False},
     "extract": {"method": "extractor", "sampler": "euler", "steps": 50, "s_churn": 20.0, "resamples": 1,
                 "w": 3.0, "negative_prompts": True},
     "accompany": {"sampler": "adpm2", "steps": 50, "w": 3.0, "negative_prompts": True},

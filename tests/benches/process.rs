@@ -31,7 +31,8 @@ fn measure(p: &mut Instance, input: &[Vec<Vec<f32>>], block: usize, pos: &mut i6
 
 /// A stereo test tone of `frames` samples.
 fn tone(frames: usize) -> Vec<Vec<f32>> {
-    let wave = |f: f64| (0..frames).map(|i| (0.3 * (2.0 * std::f64::consts::PI * f * i as f64 / RATE).sin()) as f32);
+    let wave =
+        |f: f64| (0..frames).map(move |i| (0.3 * (2.0 * std::f64::consts::PI * f * i as f64 / RATE).sin()) as f32);
     vec![wave(110.0).collect(), wave(165.0).collect()]
 }
 

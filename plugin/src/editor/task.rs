@@ -42,7 +42,7 @@ pub fn show(ui: &mut Ui, frame: &mut Frame) {
 fn describe(choice: TaskChoice) -> &'static str {
     match choice {
         TaskChoice::Accompany => "Accompany: generate the chosen stems so they fit the labelled sources (e.g. a bass line under the guitar on Source 1).",
-        TaskChoice::Separate => "Separate: split the captured main input into the chosen stems; the stems add up to the input.",
+        TaskChoice::Separate => "Separate: split the captured main input into the chosen stems (method Separator: they add up to the input).",
         TaskChoice::Extract => "Extract: pull each chosen stem out of the captured main input, one at a time.",
         TaskChoice::Generate => "Generate: make the chosen stems from nothing, over the captured region (or the length below).",
     }
