@@ -3,6 +3,8 @@
 //! worker thread and the analytic fixture model. A guitar-like signal is
 //! captured on Source 1; the test presses Generate, sees the progress, presses
 //! Cancel, runs the job again to the end and checks the result row and file.
+//! A second test splits a captured mix into the model's four stems from the
+//! Separate tab.
 
 use std::path::PathBuf;
 use std::sync::atomic::Ordering;
@@ -158,4 +160,36 @@ fn a_user_generates_a_bass_line_from_the_window() {
     for text in ["bass", "Copy path", "Open folder", "Mute", "Solo", "Job history (1)", "steps 4"] {
         assert!(shows(&harness, text), "done window lacks \"{text}\"");
     }
+}
+
+#[test]
+fn a_user_splits_a_mix_from_the_window() {
+    let out = tempfile::tempdir().unwrap();
+    let shared = instance(out.path());
+    shared.params.state.update(|s| s.settings.steps = Some(4));
+    // The mix on the main input (the instance's guitar is on Source 1 only).
+    let capture = shared.capture.lock().clone().unwrap();
+    let [mut left, mut right] = guitar(2 * RATE as usize);
+    capture.write(0, &[&mut left[..], &mut right[..]], i64::from(RATE));
+    let _worker = Worker::spawn(shared.clone()).unwrap();
+    let host = TestHost;
+    let setter = ParamSetter::new(&host);
+    let mut harness = Harness::builder()
+        .with_size(egui::vec2(1000.0, 900.0))
+        .build_ui_state(|ui, view: &mut View| view.ui(ui, &setter), View::new(shared.clone()));
+    step_until(&mut harness, "the model's name", |h| shows(h, "Model: gaussian-fixture"));
+
+    // The Separate tab sets the Task parameter and shows the separation settings.
+    harness.get_by_label("Separate").click();
+    harness.step();
+    assert_eq!(shared.params.task.value(), TaskChoice::Separate);
+    step_until(&mut harness, "the method setting", |h| shows(h, "Method") && shows(h, "Constrained stem"));
+
+    generate_button(&harness).click();
+    step_until(&mut harness, "four result rows", |h| shows(h, "plays on Result 4"));
+    let state = shared.params.state.snapshot();
+    let stems: Vec<&str> = state.results.iter().map(|c| c.stem.as_str()).collect();
+    assert_eq!(stems, ["bass", "drums", "guitar", "piano"], "every model stem is separated by default");
+    assert!(state.results.iter().all(|c| c.path.is_file() && c.start == i64::from(RATE)));
+    assert!(state.history[0].task == "separate" && state.history[0].resolved.contains("method "));
 }
