@@ -27,6 +27,7 @@ use crate::playback::{self, Publisher, Results, Stem};
 use crate::state::{Clip, HistoryEntry, PersistedState, HISTORY};
 use crate::status::{Code, Status};
 use crate::{cache, clips, location, tasks};
+use nice_plug::params::persist::PersistentField;
 
 /// How often the worker looks for a Generate request or a loaded state.
 const POLL: Duration = Duration::from_millis(20);
@@ -188,8 +189,7 @@ impl Thread {
     /// Re-reads the model's description when the state names another
     /// model folder or provider (or at the first poll).
     fn refresh_model_info(&mut self) {
-        let state = self.shared.params.state.snapshot();
-        let wanted = (state.model_dir, state.settings.provider);
+        let wanted = self.shared.params.state.map(|s| (s.model_dir.clone(), s.settings.provider.clone()));
         if self.info_for.as_ref() == Some(&wanted) {
             return;
         }

@@ -79,6 +79,15 @@ fn instance(out: &std::path::Path) -> Arc<Shared> {
     shared
 }
 
+/// The editor's view over `shared`, its parameter changes applied by [`TestHost`].
+fn window(shared: &Arc<Shared>) -> Harness<'static, View> {
+    static HOST: TestHost = TestHost;
+    let setter = ParamSetter::new(&HOST);
+    Harness::builder()
+        .with_size(egui::vec2(1000.0, 900.0))
+        .build_ui_state(move |ui, view: &mut View| view.ui(ui, &setter), View::new(shared.clone()))
+}
+
 /// Steps the UI until `done` holds (the worker runs on its own thread).
 fn step_until(harness: &mut Harness<'_, View>, what: &str, done: impl Fn(&Harness<'_, View>) -> bool) {
     let start = Instant::now();
@@ -103,11 +112,7 @@ fn a_user_generates_a_bass_line_from_the_window() {
     let out = tempfile::tempdir().unwrap();
     let shared = instance(out.path());
     let _worker = Worker::spawn(shared.clone()).unwrap();
-    let host = TestHost;
-    let setter = ParamSetter::new(&host);
-    let mut harness = Harness::builder()
-        .with_size(egui::vec2(1000.0, 900.0))
-        .build_ui_state(|ui, view: &mut View| view.ui(ui, &setter), View::new(shared.clone()));
+    let mut harness = window(&shared);
 
     // Idle: the model is found and described, the sources are listed.
     step_until(&mut harness, "the model's name", |h| shows(h, "Model: gaussian-fixture"));
@@ -172,11 +177,7 @@ fn a_user_splits_a_mix_from_the_window() {
     let [mut left, mut right] = guitar(2 * RATE as usize);
     capture.write(0, &[&mut left[..], &mut right[..]], i64::from(RATE));
     let _worker = Worker::spawn(shared.clone()).unwrap();
-    let host = TestHost;
-    let setter = ParamSetter::new(&host);
-    let mut harness = Harness::builder()
-        .with_size(egui::vec2(1000.0, 900.0))
-        .build_ui_state(|ui, view: &mut View| view.ui(ui, &setter), View::new(shared.clone()));
+    let mut harness = window(&shared);
     step_until(&mut harness, "the model's name", |h| shows(h, "Model: gaussian-fixture"));
 
     // The Separate tab sets the Task parameter and shows the separation settings.
