@@ -9,10 +9,13 @@
 //!   the debug bundle tested in real VST3 hosts by `python3 -m pytest tests/vst3`).
 //! - `bundle [cargo args]`: the plugin's CLAP and VST3 bundles in
 //!   `target/bundled/`, with the ONNX Runtime library and the default model.
+//! - `nice-plug-patch [--check]`: rebuild (or check) `third_party/nice-plug`,
+//!   the published nice-plug crate plus `third_party/nice-plug.patch`.
 
 mod bundle;
 mod ort_lib;
 mod tasks;
+mod vendor_patch;
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -40,6 +43,10 @@ commands:
       and target/bundled/gmsdi-plugin-clap/gmsdi-plugin.clap (gmsdi-plugin.clap
       bundle on macOS), each with the ONNX Runtime library next to the plugin
       binary and the default model (models/default, else the test fixture).
+  nice-plug-patch [--check]
+      Rebuild third_party/nice-plug as the published nice-plug crate (fetched
+      by cargo, sha256 checked) plus third_party/nice-plug.patch; with --check,
+      fail unless the copy in the repository is exactly that.
   help
       Show this text.";
 
@@ -49,6 +56,7 @@ enum Command {
     Demo,
     Test,
     Bundle { args: Vec<String> },
+    NicePlugPatch { check: bool },
     Help,
 }
 
@@ -75,6 +83,7 @@ fn main() -> ExitCode {
             let lib = ort_lib::setup(&root.join("target").join("onnxruntime"), Provider::Cpu)?;
             bundle::bundle(&root, &lib, &args)
         }),
+        Command::NicePlugPatch { check } => workspace_root().and_then(|root| vendor_patch::run(&root, check)),
         Command::Demo | Command::Test => workspace_root().and_then(|root| {
             let lib = ort_lib::setup(&root.join("target").join("onnxruntime"), Provider::Cpu)?;
             if matches!(command, Command::Demo) {
@@ -103,6 +112,11 @@ fn parse_args(args: &[String]) -> Result<Command, String> {
         "demo" if rest.is_empty() => Ok(Command::Demo),
         "test" if rest.is_empty() => Ok(Command::Test),
         "bundle" => Ok(Command::Bundle { args: rest.to_vec() }),
+        "nice-plug-patch" => match rest {
+            [] => Ok(Command::NicePlugPatch { check: false }),
+            [flag] if flag == "--check" => Ok(Command::NicePlugPatch { check: true }),
+            _ => Err(format!("usage: nice-plug-patch [--check], got {}", rest.join(" "))),
+        },
         "setup" | "setup-ort" => {
             let mut provider = Provider::Cpu;
             let mut it = rest.iter();
