@@ -42,20 +42,21 @@ const STEREO: NonZeroU32 = new_nonzero_u32(2);
 /// Aux outputs in the layout that has them: one per result stem.
 pub const RESULT_OUTPUTS: usize = 4;
 
-/// Main stereo in/out plus the three stereo sources.
-const MAIN_AND_SOURCES: AudioIOLayout = AudioIOLayout {
+/// Main stereo in/out, the three stereo sources and one stereo output per
+/// result stem: the default layout.
+const WITH_RESULTS: AudioIOLayout = AudioIOLayout {
     main_input_channels: Some(STEREO),
     main_output_channels: Some(STEREO),
     aux_input_ports: &[STEREO; SOURCES],
-    aux_output_ports: &[],
+    aux_output_ports: &[STEREO; RESULT_OUTPUTS],
     names: PortNames {
-        layout: Some("Main + sources"),
+        layout: Some("Main + sources + results"),
         // nice-plug names the main output after `main_input` (bug): leave
         // both unset so they read "Input" and "Output".
         main_input: None,
         main_output: None,
         aux_inputs: &["Source 1", "Source 2", "Source 3"],
-        aux_outputs: &[],
+        aux_outputs: &["Result 1", "Result 2", "Result 3", "Result 4"],
     },
 };
 
@@ -99,19 +100,18 @@ impl Plugin for Gmsdi {
     const EMAIL: &'static str = "gmsdi@users.noreply.github.com";
     const VERSION: &'static str = env!("CARGO_PKG_VERSION");
 
-    /// The first layout has no aux outputs, so hosts that connect only the
-    /// main ports still get `process` called (nice-plug skips it when an aux
-    /// output has no buffer).
+    /// The first layout has the result outputs, so hosts that only read the
+    /// default buses (JUCE-based ones) can route them; results also play on
+    /// the main output (Monitor). Hosts may leave the result outputs
+    /// unconnected: the patched nice-plug (third_party/) still calls
+    /// `process`. The second layout, without them, is for hosts that want
+    /// fewer ports.
     const AUDIO_IO_LAYOUTS: &'static [AudioIOLayout] = &[
-        MAIN_AND_SOURCES,
+        WITH_RESULTS,
         AudioIOLayout {
-            aux_output_ports: &[STEREO; RESULT_OUTPUTS],
-            names: PortNames {
-                layout: Some("Main + sources + results"),
-                aux_outputs: &["Result 1", "Result 2", "Result 3", "Result 4"],
-                ..MAIN_AND_SOURCES.names
-            },
-            ..MAIN_AND_SOURCES
+            aux_output_ports: &[],
+            names: PortNames { layout: Some("Main + sources"), aux_outputs: &[], ..WITH_RESULTS.names },
+            ..WITH_RESULTS
         },
     ];
 

@@ -44,7 +44,7 @@ fn main() {
     println!("|---|---|---|---|---|");
     for block in [64usize, 256, 1024] {
         let mut p = Instance::new(library);
-        p.select_config(1);
+        p.select_config(0); // main + sources + results
         let mut state = p.field("gmsdi");
         state["output_dir"] = out.path().to_string_lossy().into();
         state["model_dir"] = fixture_dir().to_string_lossy().into();

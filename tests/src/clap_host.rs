@@ -142,6 +142,8 @@ pub struct Instance {
     pending: Vec<ParamValueEvent>,
     /// Channel layout of the active configuration: (inputs, outputs) per port.
     layout: (Vec<u32>, Vec<u32>),
+    /// Pass only the main input and output ports to `process`.
+    main_ports_only: bool,
 }
 
 impl Instance {
@@ -167,7 +169,15 @@ impl Instance {
             &host,
         )
         .expect("plugin instance");
-        Instance { processor: None, instance, _entry: entry, rate: 0.0, pending: Vec::new(), layout: (vec![], vec![]) }
+        Instance {
+            processor: None,
+            instance,
+            _entry: entry,
+            rate: 0.0,
+            pending: Vec::new(),
+            layout: (vec![], vec![]),
+            main_ports_only: false,
+        }
     }
 
     /// Input and output ports of the current configuration.
@@ -210,11 +220,19 @@ impl Instance {
     /// Activates at `rate` with blocks of at most `max_block` frames and starts processing.
     pub fn activate(&mut self, rate: f64, max_block: u32) {
         let (inputs, outputs) = self.ports();
-        self.layout = (inputs.iter().map(|p| p.1).collect(), outputs.iter().map(|p| p.1).collect());
+        let ports = if self.main_ports_only { 1 } else { usize::MAX };
+        self.layout =
+            (inputs.iter().take(ports).map(|p| p.1).collect(), outputs.iter().take(ports).map(|p| p.1).collect());
         let config = PluginAudioConfiguration { sample_rate: rate, min_frames_count: 1, max_frames_count: max_block };
         let stopped = self.instance.activate(|_, _| (), config).expect("activate");
         self.processor = Some(stopped.start_processing().expect("start processing"));
         self.rate = rate;
+    }
+
+    /// From the next activation on, `process` passes only the main ports
+    /// (as a host that connects no sidechain and no aux output does).
+    pub fn connect_main_ports_only(&mut self) {
+        self.main_ports_only = true;
     }
 
     /// Stops processing and deactivates.

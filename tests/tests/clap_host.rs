@@ -15,8 +15,10 @@ use gmsdi_engine::progress::Tracker;
 use gmsdi_tests::clap_host::{plugin_library, Instance, Transport};
 use gmsdi_tests::{fixture_dir, load_fixture};
 
-/// Config 0: main + sources; config 1: also one aux output per result.
-const WITH_RESULTS: u32 = 1;
+/// Config 0 (the default): main + sources + one aux output per result.
+const WITH_RESULTS: u32 = 0;
+/// Config 1: main + sources, no result outputs.
+const WITHOUT_RESULTS: u32 = 1;
 /// Sampler steps of test jobs (the fixture is analytic: few steps suffice).
 const STEPS: u64 = 4;
 
@@ -300,12 +302,15 @@ fn a_job_survives_the_host_deactivating_and_reactivating_the_plugin() {
 #[test]
 fn ports_have_names_and_channel_counts() {
     let mut p = Instance::new(plugin_library());
-    assert_eq!(p.configs(), ["Main + sources", "Main + sources + results"]);
+    assert_eq!(p.configs(), ["Main + sources + results", "Main + sources"]);
     let stereo = |names: &[&str]| names.iter().map(|n| (n.to_string(), 2)).collect::<Vec<_>>();
     let inputs = stereo(&["Input", "Source 1", "Source 2", "Source 3"]);
+    let with_results = stereo(&["Output", "Result 1", "Result 2", "Result 3", "Result 4"]);
+    assert_eq!(p.ports(), (inputs.clone(), with_results.clone()), "the default layout has the result outputs");
+    p.select_config(WITHOUT_RESULTS);
     assert_eq!(p.ports(), (inputs.clone(), stereo(&["Output"])));
     p.select_config(WITH_RESULTS);
-    assert_eq!(p.ports(), (inputs, stereo(&["Output", "Result 1", "Result 2", "Result 3", "Result 4"])));
+    assert_eq!(p.ports(), (inputs, with_results));
     let mut names =
         vec!["Capture", "Generate", "Task", "Monitor", "Output Gain"].into_iter().map(String::from).collect::<Vec<_>>();
     for i in 1..=4 {
@@ -317,7 +322,7 @@ fn ports_have_names_and_channel_counts() {
 
 #[test]
 fn main_path_passes_audio_unchanged_with_and_without_result_outputs() {
-    for config in [0, WITH_RESULTS] {
+    for config in [WITH_RESULTS, WITHOUT_RESULTS] {
         for block in [1usize, 64, 4096, 16384] {
             let mut p = Instance::new(plugin_library());
             p.select_config(config);
@@ -333,6 +338,26 @@ fn main_path_passes_audio_unchanged_with_and_without_result_outputs() {
                 done += n;
             }
         }
+    }
+}
+
+/// A host may connect only the main ports of the default layout (no
+/// sidechains, no result outputs): `process` must still run, which the
+/// output gain shows (a skipped call would pass the input unchanged).
+#[test]
+fn main_path_is_processed_when_the_host_connects_only_the_main_ports() {
+    let mut p = Instance::new(plugin_library());
+    p.select_config(WITH_RESULTS);
+    p.connect_main_ports_only();
+    p.set_param("Output Gain", 0.5); // normalized: a gain below 0 dB
+    p.activate(44100.0, 256);
+    let input = guitar(44100.0, 256);
+    let outs = p.process(std::slice::from_ref(&input), 256, Some(Transport { pos: 0, playing: true }));
+    assert_eq!(outs.len(), 1, "only the main output is connected");
+    let ratio = outs[0][0][100] / input[0][100];
+    assert!(ratio > 0.0 && ratio < 0.5, "the gain was applied, so process ran (ratio {ratio})");
+    for (out, inp) in outs[0].iter().flatten().zip(input.iter().flatten()) {
+        assert!((out - inp * ratio).abs() <= 1e-5, "one gain for every sample");
     }
 }
 

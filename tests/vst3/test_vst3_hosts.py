@@ -134,18 +134,20 @@ def test_pedalboard_garbage_state_is_rejected(pb):
 
 class Host:
     """One dawdreamer engine with the plugin fed by a silent main input and
-    a sidechain source; renders always start at timeline position 0."""
+    a source on sidechain ``slot`` (1 to 3; the other sources silent);
+    renders always start at timeline position 0."""
 
-    def __init__(self, bundle, rate, block, frames, side):
+    def __init__(self, bundle, rate, block, frames, side, slot=1):
         import dawdreamer as daw
 
         self.rate, self.block, self.frames = rate, block, frames
         self.engine = daw.RenderEngine(rate, block)
         self.plugin = self.engine.make_plugin_processor("gmsdi", bundle)
-        # Never disable_nonmain_buses(): it crashes the nice-plug wrapper (DESIGN §5 bug 2).
-        main = self.engine.make_playback_processor("main", np.zeros((2, frames), np.float32))
-        source = self.engine.make_playback_processor("source", side)
-        self.engine.load_graph([(main, []), (source, []), (self.plugin, ["main", "source"])])
+        silence = np.zeros((2, frames), np.float32)
+        inputs = ["main"] + [f"source{i}" for i in range(1, slot + 1)]
+        graph = [(self.engine.make_playback_processor(name, silence), []) for name in inputs[:-1]]
+        graph.append((self.engine.make_playback_processor(inputs[-1], side), []))
+        self.engine.load_graph(graph + [(self.plugin, inputs)])
         self.index = {p["name"]: p["index"] for p in self.plugin.get_parameters_description()}
         self.state_file = Path(os.environ["GMSDI_OUTPUT_DIR"]) / f"state-{id(self)}.bin"
 
@@ -186,12 +188,14 @@ class Host:
             time.sleep(0.05)
 
 
-def set_up(host):
-    """The fixture model, few steps, a short capture buffer."""
+def set_up(host, labels=("guitar", "", "")):
+    """The fixture model, few steps, a short capture buffer, source labels."""
     host.load_state(
         juce_state.with_gmsdi_field(
             host.save_state(),
-            lambda f: f.update(model_dir=str(FIXTURE_MODEL), settings={"steps": STEPS}, max_capture_seconds=10),
+            lambda f: f.update(
+                model_dir=str(FIXTURE_MODEL), settings={"steps": STEPS}, max_capture_seconds=10, labels=list(labels)
+            ),
         )
     )
     field = host.field()
@@ -230,7 +234,7 @@ def generated(request, bundle, tmp_path_factory):
     frames = 2 * rate
     host = Host(bundle, rate, block, frames, guitar(rate, frames))
     assert host.plugin.get_num_input_channels() == 8, "main + three stereo sources"
-    assert host.plugin.get_num_output_channels() == 2, "default layout: main output only"
+    assert host.plugin.get_num_output_channels() == 2 + 2 * 4, "default layout: main + four result outputs"
     set_up(host)
     # Capture from block 10 for 1.5 s (block-aligned: dawdreamer applies automation per block).
     start = 10 * block
@@ -260,7 +264,8 @@ def test_dawdreamer_capture_and_generate_write_a_clip(generated):
 
 
 def play(host):
-    """Renders the whole region with Monitor = results only and automation off."""
+    """Renders the whole region with Monitor = results only and automation
+    off: (2 + 2 * 4, frames), the main output then the four result outputs."""
     host.automate("Capture")
     host.automate("Generate")
     host.plugin.set_parameter(host.index["Monitor"], 1.0)  # Results only
@@ -279,7 +284,7 @@ def test_dawdreamer_playback_matches_the_clip(generated):
     host, field, (start, _), _ = generated
     clip, _, _ = read_clip(field["results"][0]["path"])
     out = play(host)
-    assert_plays(out, clip, start)
+    assert_plays(out[:2], clip, start)
 
 
 def test_dawdreamer_state_round_trip_restores_playback(generated, bundle):
@@ -295,7 +300,7 @@ def test_dawdreamer_state_round_trip_restores_playback(generated, bundle):
     assert restored["report"] == "restored 1 result clips", restored
     assert restored["results"] == field["results"]
     after = play(other)
-    assert_plays(after, clip, start)
+    assert_plays(after[:2], clip, start)
     np.testing.assert_array_equal(after, before)
 
 
@@ -318,15 +323,55 @@ def test_dawdreamer_sidechain_audio_reaches_the_job(generated, bundle):
     assert other["results"][0]["start"] == start
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="nice-plug 0.4.2 VST3 wrapper reports the buses of the current (first) layout only, and JUCE hosts "
-    "cannot switch layouts by bus arrangement, so the Result outputs are unreachable in dawdreamer",
-)
-def test_dawdreamer_reaches_the_result_outputs(bundle):
+def test_dawdreamer_result_plays_on_its_result_output(generated):
+    """The default layout's Result 1 output (channels 2-3) plays the clip in
+    sync; the other result outputs stay silent."""
+    host, field, (start, _), _ = generated
+    clip, _, _ = read_clip(field["results"][0]["path"])
+    out = play(host)
+    assert out.shape[0] == 2 + 2 * 4
+    assert_plays(out[2:4], clip, start)
+    assert np.abs(out[4:]).max() == 0.0, "Results 2-4 are silent"
+
+
+@pytest.mark.parametrize("slot", [2, 3])
+def test_dawdreamer_reads_every_source(bundle, tmp_path, monkeypatch, slot):
+    """A guitar on Source 2 or 3 labelled there gives a clip; the same
+    guitar with the label on another (silent) source gives none."""
+    monkeypatch.setenv("GMSDI_OUTPUT_DIR", str(tmp_path))
+    rate, block = 44100, 512
+    frames = 2 * rate
+    start, end = 10 * block, 10 * block + (rate // block) * block
+    labels = ["", "", ""]
+    labels[slot - 1] = "guitar"
+    host = Host(bundle, rate, block, frames, guitar(rate, frames), slot=slot)
+    set_up(host, labels)
+    field = capture_and_generate(host, start, end, tmp_path)
+    assert field["report"].startswith("wrote"), field
+    assert [c["start"] for c in field["results"]] == [start]
+
+    other = ["", "", ""]
+    other[slot % 3] = "guitar"
+    host = Host(bundle, rate, block, frames, guitar(rate, frames), slot=slot)
+    set_up(host, other)
+    field = capture_and_generate(host, start, end, tmp_path)
+    assert field["report"].startswith("job failed") and "no labelled source holds audio" in field["report"], field
+
+
+def test_dawdreamer_disabled_sidechains_and_outputs_keep_the_main_path(bundle, tmp_path, monkeypatch):
+    """``disable_nonmain_buses()`` hands inactive buses to the plugin (with
+    null channel pointers in dawdreamer 0.9): the main path still runs."""
     import dawdreamer as daw
 
-    engine = daw.RenderEngine(44100, 512)  # owns the processor: keep it alive while the plugin is used
+    monkeypatch.setenv("GMSDI_OUTPUT_DIR", str(tmp_path))
+    rate, frames = 44100, 8192
+    engine = daw.RenderEngine(rate, 512)  # owns the processor: keep it alive while the plugin is used
     plugin = engine.make_plugin_processor("gmsdi", bundle)
-    plugin.enable_all_buses()
-    assert plugin.get_num_output_channels() == 2 + 2 * 4
+    plugin.disable_nonmain_buses()
+    x = guitar(rate, frames)
+    engine.load_graph([(engine.make_playback_processor("main", x), []), (plugin, ["main"])])
+    index = {p["name"]: p["index"] for p in plugin.get_parameters_description()}
+    plugin.set_parameter(index["Output Gain"], 0.5)  # -24 dB: proves that process() ran
+    engine.render(frames / rate)
+    y = engine.get_audio()
+    np.testing.assert_allclose(y[:2], x * 10 ** (-24 / 20), rtol=1e-4, atol=1e-6)
