@@ -37,6 +37,8 @@ use state::SOURCES;
 use status::Code;
 use worker::{Shared, Worker};
 
+/// How long activation waits for a loaded project's result clips.
+const RESTORE_WAIT: std::time::Duration = std::time::Duration::from_secs(10);
 /// Stereo.
 const STEREO: NonZeroU32 = new_nonzero_u32(2);
 /// Aux outputs in the layout that has them: one per result stem.
@@ -165,6 +167,10 @@ impl Plugin for Gmsdi {
                 Ok(worker) => self.worker = Some(worker),
                 Err(e) => self.shared.status.set(Code::Failed, format!("cannot start the worker thread: {e}")),
             }
+        }
+        if self.worker.is_some() {
+            // A project just loaded: its result clips play from the first block.
+            self.shared.wait_for_restore(RESTORE_WAIT);
         }
         true
     }

@@ -86,6 +86,28 @@ impl Shared {
         }
     }
 
+    /// Whether the state's result files still wait to be (re)loaded: a
+    /// state was loaded, the editor asked, or the host rate changed since
+    /// the results were published.
+    fn restore_pending(&self) -> bool {
+        let published = self.results_rate.load(Ordering::Acquire);
+        self.restore.load(Ordering::Acquire)
+            || self.params.state.loads() != self.restored_loads.load(Ordering::Acquire)
+            || (published != 0 && published != self.rate.load(Ordering::Acquire))
+    }
+
+    /// Blocks the calling (main) thread until the worker has loaded the
+    /// state's result files, at most `limit`, so that a host rendering right
+    /// after loading a project (an offline export) hears them. Returns at once
+    /// while a job runs (the restore waits for it). Never call it from the
+    /// audio thread.
+    pub fn wait_for_restore(&self, limit: Duration) {
+        let deadline = std::time::Instant::now() + limit;
+        while self.restore_pending() && self.status.code() != Code::Busy && std::time::Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(2));
+        }
+    }
+
     /// Sets the status and the state's report together.
     pub fn report(&self, code: Code, message: String) {
         self.params.state.update(|s| s.report.clone_from(&message));
@@ -309,12 +331,12 @@ impl Thread {
         {
             return;
         }
-        self.shared.restored_loads.store(loads, Ordering::Release);
         let state = self.shared.params.state.snapshot();
         if state.results.is_empty() {
             self.shared.results_rate.store(0, Ordering::Release);
             *self.shared.results.lock() = None;
             playback::publish(&mut self.shared.publisher.lock(), None);
+            self.shared.restored_loads.store(loads, Ordering::Release);
             return;
         }
         let mut stems = Vec::new();
@@ -335,6 +357,8 @@ impl Thread {
                 format!("restored {count} result clips; missing or unreadable: {}", problems.join("; ")),
             );
         }
+        // Only now is the restore done (`wait_for_restore` looks at this).
+        self.shared.restored_loads.store(loads, Ordering::Release);
     }
 }
 
