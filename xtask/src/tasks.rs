@@ -40,14 +40,17 @@ pub fn demo(root: &Path, lib: &Path) -> Result<(), String> {
     Ok(())
 }
 
-/// Python tests of the VST3 bundle in real hosts (dawdreamer, pedalboard).
-const VST3_TESTS: &str = "tests/vst3";
+/// Python tests of the VST3 bundle in real hosts: dawdreamer and pedalboard
+/// (`tests/vst3`), and a headless Ardour session (`tests/ardour`, skipped
+/// with its reason where Ardour is not installed, unless
+/// `GMSDI_ARDOUR_REQUIRED=1`).
+const HOST_TESTS: [&str; 2] = ["tests/vst3", "tests/ardour"];
 
 /// All tests of the workspace, then the VST3 bundle (debug build) tested in
-/// real hosts by `python3 -m pytest tests/vst3` (needs the packages of
-/// `tests/vst3/requirements.txt`). Any pytest exit code but 0 fails,
-/// including 5 (no tests collected); a missing bundle fails instead of
-/// skipping.
+/// real hosts by `python3 -m pytest tests/vst3 tests/ardour` (needs the
+/// packages of `tests/vst3/requirements.txt`). Any pytest exit code but 0
+/// fails, including 5 (no tests collected); a missing bundle fails instead
+/// of skipping.
 pub fn test(root: &Path, lib: &Path) -> Result<(), String> {
     run(root, "cargo", &["test", "--workspace"], &[("GMSDI_ORT_LIB", lib)])?;
     crate::bundle::bundle(root, lib, &[])?;
@@ -58,7 +61,9 @@ pub fn test(root: &Path, lib: &Path) -> Result<(), String> {
         ("GMSDI_VST3_REQUIRED", Path::new("1")),
         ("PYTHONDONTWRITEBYTECODE", Path::new("1")),
     ];
-    run(root, "python3", &["-m", "pytest", VST3_TESTS, "-q", "-rs", "-p", "no:cacheprovider"], &env).map_err(|e| {
-        format!("{e}\n(the VST3 host tests need `python3 -m pip install -r {VST3_TESTS}/requirements.txt`)")
-    })
+    let mut args = vec!["-m", "pytest"];
+    args.extend(HOST_TESTS);
+    args.extend(["-q", "-rs", "-p", "no:cacheprovider"]);
+    run(root, "python3", &args, &env)
+        .map_err(|e| format!("{e}\n(the host tests need `python3 -m pip install -r tests/vst3/requirements.txt`)"))
 }
