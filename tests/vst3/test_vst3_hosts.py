@@ -5,7 +5,8 @@
 - dawdreamer: a guitar-like signal on the sidechain (Source 1) with the
   transport playing, Capture and Generate automated, the result clip written
   to GMSDI_OUTPUT_DIR, played back on the main output (Monitor = results
-  only) sample by sample, and the same playback after a state round trip.
+  only) and on Result 1 sample by sample, and the same playback after a
+  state round trip; Sources 2 and 3; disabled non-main buses.
 
 Jobs use the analytic fixture model (models/fixtures/gaussian) with few
 steps, set in the plugin's state, so they take well under a second.
