@@ -111,11 +111,6 @@ fn base_drift<'a>(x: &'a [f32], denoised: &'a [f32], sigma: f32) -> impl Iterato
     x.iter().zip(denoised).map(move |(x, d)| (x - d) / sigma)
 }
 
-/// Coefficient of a likelihood term in the drift: d gets −σ/γ² · r with γ = c·σ.
-fn pull(c: Option<f32>, sigma: f32) -> f32 {
-    c.map_or(0.0, |c| 1.0 / (c * c * sigma))
-}
-
 /// Total and partial generation (eq. 10–12). State: the generated
 /// variables (stems or blocks of a partition) followed by the mixture y.
 pub struct Generation<'a> {
@@ -146,7 +141,28 @@ impl Generation<'_> {
     }
 }
 
+impl Generation<'_> {
+    /// `m = α Σ x_i(σ) + β Σ x_j`: the known sources re-noised to `sigma`
+    /// with fresh noise, plus the generated variables.
+    fn mixture_model(&self, x: &[f32], sigma: f32, rng: &mut Rng) -> Vec<f32> {
+        let n = self.guide.var_len();
+        let mut m = vec![0.0f32; n];
+        for known in &self.known {
+            let eps = noise(n, rng);
+            for ((m, k), e) in m.iter_mut().zip(known).zip(eps) {
+                *m += self.alpha * (k + sigma * e);
+            }
+        }
+        for k in 0..self.sources.len() {
+            m.iter_mut().zip(slot(x, k, n)).for_each(|(m, s)| *m += self.beta * s);
+        }
+        m
+    }
+}
+
 impl Drift for Generation<'_> {
+    /// The prior part: each variable's guided score. The likelihood pulls
+    /// between the variables and the mixture are in [`Generation::relax`].
     fn drift(&mut self, x: &mut [f32], sigma: f32, rng: &mut Rng) -> Result<Vec<f32>> {
         let n = self.guide.var_len();
         let j = self.sources.len();
@@ -157,26 +173,34 @@ impl Drift for Generation<'_> {
             self.sources.iter().enumerate().map(|(k, c)| (slot(x, k, n), c)).collect();
         inputs.push((slot(x, j, n), &self.mix));
         let denoised = self.guide.denoise(&inputs, sigma)?;
-        // m = α Σ x_i(t) + β Σ x_j(t), known sources re-noised with fresh noise.
-        let mut m = vec![0.0f32; n];
-        for known in &self.known {
-            let eps = noise(n, rng);
-            for ((m, k), e) in m.iter_mut().zip(known).zip(eps) {
-                *m += self.alpha * (k + sigma * e);
-            }
-        }
-        for k in 0..j {
-            m.iter_mut().zip(slot(x, k, n)).for_each(|(m, s)| *m += self.beta * s);
-        }
-        let y = slot(x, j, n);
         let mut d = Vec::with_capacity(x.len());
-        for (k, den) in denoised.iter().enumerate().take(j) {
-            let c = pull(self.gamma_sources[k], sigma);
-            d.extend(base_drift(slot(x, k, n), den, sigma).zip(y.iter().zip(&m)).map(|(b, (y, m))| b - c * (y - m)));
+        for (k, den) in denoised.iter().enumerate() {
+            d.extend(base_drift(slot(x, k, n), den, sigma));
         }
-        let c = pull(self.gamma_mix, sigma);
-        d.extend(base_drift(y, &denoised[j], sigma).zip(y.iter().zip(&m)).map(|(b, (y, m))| b - c * (m - y)));
         Ok(d)
+    }
+
+    /// The likelihood pulls of eq. 10–12, `∓ (y − m) / (γ²σ)` with γ = c·σ,
+    /// integrated exactly: the residual `r = y − m` obeys
+    /// `dr/dσ = λ r / σ` with `λ = 1/c_y² + β Σ_j 1/c_j²`, so it shrinks by
+    /// `(to/from)^λ` and each variable takes its share of the change.
+    fn relax(&mut self, x: &mut [f32], from: f32, to: f32, rng: &mut Rng) {
+        let n = self.guide.var_len();
+        let j = self.sources.len();
+        let inv = |c: Option<f32>| c.map_or(0.0, |c| 1.0 / (c * c));
+        let weights: Vec<f32> = self.gamma_sources.iter().map(|&c| inv(c)).collect();
+        let weight_y = inv(self.gamma_mix);
+        let lambda = weight_y + self.beta * weights.iter().sum::<f32>();
+        if lambda <= 0.0 || from <= 0.0 {
+            return;
+        }
+        let shrink = (to.max(0.0) / from).powf(lambda);
+        let m = self.mixture_model(x, to, rng);
+        let r: Vec<f32> = slot(x, j, n).iter().zip(&m).map(|(y, m)| (1.0 - shrink) * (y - m) / lambda).collect();
+        for (k, w) in weights.iter().enumerate() {
+            x[k * n..(k + 1) * n].iter_mut().zip(&r).for_each(|(v, r)| *v += w * r);
+        }
+        x[j * n..(j + 1) * n].iter_mut().zip(&r).for_each(|(v, r)| *v -= weight_y * r);
     }
 }
 
