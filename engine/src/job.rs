@@ -15,6 +15,7 @@ use crate::progress::Tracker;
 use crate::sampler::Rng;
 use crate::schedule::karras;
 use crate::settings::{Method, Overrides, Settings, TaskKind};
+use crate::wiener;
 
 /// A model the jobs can run on: a denoiser with a manifest and a text encoder.
 pub trait TextDenoiser: Denoiser {
@@ -310,11 +311,16 @@ impl Context<'_> {
                 st.add(*w, &unflatten(&var, rows.rows.len(), w.padded), i == 0, i + 1 == windows.len());
             }
         }
+        let mut estimates: Vec<Vec<Vec<f32>>> = stitchers.into_iter().map(|st| st.rows).collect();
+        if self.settings.wiener {
+            let residual = self.job.task.kind() == TaskKind::Extract;
+            estimates = wiener_rows(&rows.rows, gain, estimates, residual, self.m().sample_rate);
+        }
         let channels = mix.channel_count();
         let mut out: Vec<(String, Audio)> = stems
             .iter()
-            .zip(stitchers)
-            .map(|(s, st)| Ok((s.clone(), self.rows_to_audio(st.rows, mix.rate, channels, mix.frames(), gain)?)))
+            .zip(estimates)
+            .map(|(s, rows)| Ok((s.clone(), self.rows_to_audio(rows, mix.rate, channels, mix.frames(), gain)?)))
             .collect::<Result<_>>()?;
         if self.settings.method == Method::Separator {
             if let Some(k) = plan_.separator.as_ref().and_then(|c| stems.iter().position(|s| s == c)) {
@@ -551,6 +557,35 @@ fn constrain_to_mix(stems: &mut [(String, Audio)], k: usize, mix: &Audio) {
         }
     }
     stems[k].1.channels = rest;
+}
+
+/// The Wiener post-filter on every row of the (gain-scaled) mix: each stem's
+/// rows become the mix split by the stems' estimated power. With `residual`
+/// (extraction: the stems need not make up the mix) what the estimates leave
+/// of the mix competes as one more source and is dropped.
+fn wiener_rows(
+    mix: &[Vec<f32>],
+    gain: f32,
+    estimates: Vec<Vec<Vec<f32>>>,
+    residual: bool,
+    rate: u32,
+) -> Vec<Vec<Vec<f32>>> {
+    let mut out: Vec<Vec<Vec<f32>>> = estimates.iter().map(|_| Vec::with_capacity(mix.len())).collect();
+    for (r, row) in mix.iter().enumerate() {
+        let y: Vec<f32> = row.iter().map(|v| v * gain).collect();
+        let mut rows: Vec<Vec<f32>> = estimates.iter().map(|e| e[r].clone()).collect();
+        if residual {
+            let mut rest = y.clone();
+            for e in &rows {
+                rest.iter_mut().zip(e).for_each(|(a, b)| *a -= b);
+            }
+            rows.push(rest);
+        }
+        for (o, filtered) in out.iter_mut().zip(wiener::wiener(&y, &rows, rate)) {
+            o.push(filtered);
+        }
+    }
+    out
 }
 
 /// One variable from rows: each row's window slice, scaled and zero-padded.

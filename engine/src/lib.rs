@@ -15,5 +15,6 @@ pub mod runtime;
 pub mod sampler;
 pub mod schedule;
 pub mod settings;
+pub mod wiener;
 
 pub use error::{EngineError, Result};

@@ -45,6 +45,8 @@ pub struct TaskDefaults {
     pub sampler: Option<String>,
     /// Whether the stems' negative prompts are used for guidance.
     pub negative_prompts: Option<bool>,
+    /// Whether separation results go through the Wiener post-filter.
+    pub wiener: Option<bool>,
 }
 
 /// Defaults per task.

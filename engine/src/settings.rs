@@ -80,6 +80,8 @@ pub struct Overrides {
     pub constrained: Option<String>,
     /// Whether the stems' negative prompts are used for guidance.
     pub negative_prompts: Option<bool>,
+    /// Whether separation results go through the Wiener post-filter.
+    pub wiener: Option<bool>,
     /// Random seed.
     pub seed: Option<u64>,
 }
@@ -109,6 +111,8 @@ pub struct Settings {
     pub constrained: Option<String>,
     /// Use the stems' negative prompts.
     pub negative_prompts: bool,
+    /// Separation: split the mixture by the estimates' power ([`crate::wiener`]).
+    pub wiener: bool,
     /// Random seed.
     pub seed: u64,
 }
@@ -168,6 +172,7 @@ impl Settings {
             method,
             constrained: o.constrained.clone().or(m.constrained),
             negative_prompts: o.negative_prompts.or(m.negative_prompts).unwrap_or(kind != TaskKind::Separate),
+            wiener: o.wiener.or(m.wiener).unwrap_or(false),
             seed: o.seed.unwrap_or(0),
         })
     }

@@ -122,6 +122,8 @@ pub struct JobSettings {
     pub method: Option<String>,
     /// Constrained stem of the separator.
     pub constrained: Option<String>,
+    /// Whether separation results go through the Wiener post-filter.
+    pub wiener: Option<bool>,
     /// Execution provider: "cpu", "cuda" or "directml" (`None` = CPU).
     pub provider: Option<String>,
 }
@@ -140,6 +142,7 @@ impl JobSettings {
             gamma_sources: self.gamma.map(Some),
             method,
             constrained: self.constrained.clone(),
+            wiener: self.wiener,
             ..Overrides::default()
         })
     }

@@ -397,7 +397,7 @@ fn resolved_text(s: &Settings, model: &str) -> String {
     let gamma = |g: Option<f32>| g.map_or("inf".to_string(), |g| g.to_string());
     format!(
         "model {model}, steps {}, w {}, {sampler}, rho {}, gamma sources {} mix {}, alpha {}, beta {}, method {:?}{}, \
-         negative prompts {}, seed {}",
+         negative prompts {}, Wiener filter {}, seed {}",
         s.steps,
         s.w,
         s.rho,
@@ -408,6 +408,7 @@ fn resolved_text(s: &Settings, model: &str) -> String {
         s.method,
         s.constrained.as_ref().map_or(String::new(), |c| format!(" (constrained {c})")),
         if s.negative_prompts { "on" } else { "off" },
+        if s.wiener { "on" } else { "off" },
         s.seed
     )
 }

@@ -96,6 +96,50 @@ fn separator_and_extractor_come_within_1_db_of_exact_posterior_sampling() {
 }
 
 #[test]
+fn wiener_post_filter_lies_between_the_samples_and_the_posterior_mean() {
+    // For Gaussian stems the posterior mean is the Wiener filter with the true
+    // spectra. The post-filter takes the spectra from the extractor's samples
+    // instead, so it should land between those samples and the posterior mean.
+    let spectra = Spectra::load();
+    let mut model = load_fixture();
+    let n = 8192;
+    let all: Vec<usize> = (0..4).collect();
+    let (mut posterior_mean, mut raw, mut filtered) = (Vec::new(), Vec::new(), Vec::new());
+    for track in 0..4u64 {
+        let mut r = rng(300 + track);
+        let truth: Vec<Vec<f32>> = all.iter().map(|&k| spectra.sample(k, n, &mut r)).collect();
+        let y: Vec<f32> = (0..n).map(|i| truth.iter().map(|t| t[i]).sum()).collect();
+        let y64: Vec<f64> = y.iter().map(|&v| f64::from(v)).collect();
+        for (k, t) in truth.iter().enumerate() {
+            let estimate = gmsdi_tests::filter(&y64, &spectra.wiener(k, &all, n));
+            posterior_mean.push(si_sdr(&estimate, t) - si_sdr(&y, t));
+        }
+        for (wiener, scores) in [(false, &mut raw), (true, &mut filtered)] {
+            let mut job = Job::new(Task::Separate { mix: mono(y.clone()), stems: stems() });
+            job.overrides.method = Some(Method::Extractor);
+            job.overrides.w = Some(0.0);
+            job.overrides.steps = Some(40);
+            job.overrides.seed = Some(track);
+            job.overrides.wiener = Some(wiener);
+            let out = run(&mut model, &job);
+            assert_eq!(out.settings.wiener, wiener);
+            for (k, (_, audio)) in out.stems.iter().enumerate() {
+                scores.push(si_sdr(&audio.channels[0], &truth[k]) - si_sdr(&y, &truth[k]));
+            }
+            if wiener {
+                let worst = (0..n)
+                    .map(|i| (out.stems.iter().map(|(_, a)| a.channels[0][i]).sum::<f32>() - y[i]).abs())
+                    .fold(0.0, f32::max);
+                assert!(worst < 1e-4, "filtered stems miss the mix by {worst}");
+            }
+        }
+    }
+    let (m, x, f) = (mean(&posterior_mean), mean(&raw), mean(&filtered));
+    println!("SI-SDRi (dB): extractor {x:.2}, with the Wiener post-filter {f:.2}, posterior mean {m:.2}");
+    assert!(f > x + 0.3 && f < m + 0.3, "post-filter {f:.2} dB vs samples {x:.2} dB and posterior mean {m:.2} dB");
+}
+
+#[test]
 fn total_generation_draws_each_stem_from_its_own_spectrum() {
     let spectra = Spectra::load();
     let mut model = load_fixture();

@@ -176,8 +176,10 @@ pub fn settings_text(s: &JobSettings) -> String {
             parts.push(format!("{name} {v}"));
         }
     }
-    if let Some(v) = s.negative_prompts {
-        parts.push(format!("negative prompts {}", if v { "on" } else { "off" }));
+    for (name, v) in [("negative prompts", s.negative_prompts), ("Wiener filter", s.wiener)] {
+        if let Some(v) = v {
+            parts.push(format!("{name} {}", if v { "on" } else { "off" }));
+        }
     }
     if parts.is_empty() {
         "model defaults".into()

@@ -177,6 +177,19 @@ fn settings(ui: &mut Ui, frame: &mut Frame, choice: TaskChoice, model: &ModelInf
             ui.end_row();
         }
 
+        if matches!(choice, TaskChoice::Separate | TaskChoice::Extract) {
+            let label = row_label(
+                ui,
+                "Wiener filter",
+                "Split the mix by each stem's estimated power: less hiss, and the stems add up to the mix",
+            );
+            let mut wiener = s.wiener.unwrap_or(defaults.is_some_and(|d| d.wiener));
+            if ui.checkbox(&mut wiener, "").labelled_by(label).changed() {
+                s.wiener = Some(wiener);
+            }
+            ui.end_row();
+        }
+
         let label = row_label(ui, "Negative prompts", "Steer away from each stem's negative prompt");
         let mut negative = s.negative_prompts.unwrap_or(defaults.is_some_and(|d| d.negative_prompts));
         if ui.checkbox(&mut negative, "").labelled_by(label).changed() {

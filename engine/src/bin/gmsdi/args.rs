@@ -180,6 +180,9 @@ pub struct SettingArgs {
     /// Use (true) or ignore (false) the stems' negative prompts.
     #[arg(long)]
     pub negative_prompts: Option<bool>,
+    /// Separation: split the mix by the stems' estimated power (true) or keep the raw samples (false).
+    #[arg(long)]
+    pub wiener: Option<bool>,
     /// Prompt for a stem as STEM=TEXT; repeatable.
     #[arg(long = "prompt")]
     pub prompts: Vec<String>,
@@ -204,6 +207,7 @@ impl SettingArgs {
             method: self.method,
             constrained: self.constrained.clone(),
             negative_prompts: self.negative_prompts,
+            wiener: self.wiener,
             seed: self.seed,
         })
     }
