@@ -487,7 +487,14 @@ impl Context<'_> {
             .collect::<Result<Vec<_>>>()?;
         let all: Vec<&str> = known_labels.iter().chain(blocks.iter().flatten()).map(String::as_str).collect();
         let mix_prompt = self.joined_prompt(&all);
-        let mix = Condition { prompt: self.model.embed(&mix_prompt)?, negative: self.model.embed("")? };
+        // The mixture of a single generated block is that block: it gets the
+        // block's condition, negative prompt included, or the unguided mixture
+        // would pull the stem away from its negative-prompt guidance.
+        let mix = if blocks.len() == 1 && known_labels.is_empty() {
+            sources[0].clone()
+        } else {
+            Condition { prompt: self.model.embed(&mix_prompt)?, negative: self.model.embed("")? }
+        };
         let c = self.m().channels;
         let (window, multiple) = (self.m().window, self.m().length_multiple);
         let overlap = window / 4;
