@@ -124,7 +124,7 @@ def generate(a, songs):
         if not os.path.exists(os.path.join(out, "bass.wav")):
             guitar = os.path.join(a.work, "crops", s, "guitar.wav")
             cmd = base + ["accompany", "--source", f"guitar={guitar}", "--generate", "bass", "--out", out,
-                          "--seed", str(1 + i)] + steps
+                          "--seed", str(1 + i)] + steps + a.acc_args.split()
             times["accompany"].append(run(cmd))
             print(f"accompany {s}: {times['accompany'][-1]:.1f} s", flush=True)
         g = load(os.path.join(a.work, "crops", s, "guitar.wav"))
@@ -244,6 +244,7 @@ def main():
     ap.add_argument("--total-steps", type=int, default=0,
                     help="their sampler steps (0: the model's default, 50; 20 diverges for 4 stems)")
     ap.add_argument("--score-only", action="store_true")
+    ap.add_argument("--acc-args", default="", help="more gmsdi accompany options, e.g. \"--gamma-sources 0.3\"")
     a = ap.parse_args()
     t0 = time.time()
     songs, windows = prepare(a.test, a.work)

@@ -80,14 +80,22 @@ def main():
     ap.add_argument("--est")
     ap.add_argument("--baseline", choices=["mixture", "irm", "hpss"])
     ap.add_argument("--tracks", type=int, default=None, help="first N tracks only")
+    ap.add_argument("--max-seconds", type=float, default=None, help="first S seconds of each track only")
+    ap.add_argument("--downmix", action="store_true",
+                    help="score the channels' mean, as `gmsdi eval separation` does, instead of every channel")
     ap.add_argument("--json", help="write the table here")
     args = ap.parse_args()
     tracks = sorted(d for d in os.listdir(args.ref) if os.path.isfile(os.path.join(args.ref, d, "mix.wav")))
     tracks = tracks[: args.tracks] if args.tracks else tracks
     scores = {s: [] for s in STEMS}
+    def shaped(x, sr):
+        x = x[: int(round(args.max_seconds * sr))] if args.max_seconds else x
+        return x.mean(axis=1, keepdims=True) if args.downmix else x
+
     for tr in tracks:
         mix, sr = read_mono(os.path.join(args.ref, tr, "mix.wav"))
-        ref = {s: read_mono(os.path.join(args.ref, tr, f"{s}.wav"))[0] for s in STEMS}
+        mix = shaped(mix, sr)
+        ref = {s: shaped(read_mono(os.path.join(args.ref, tr, f"{s}.wav"))[0], sr) for s in STEMS}
         for ch in range(mix.shape[1]):  # every channel is scored as its own signal
             r = {s: ref[s][:, ch] for s in STEMS}
             m = mix[:, ch]
@@ -97,6 +105,7 @@ def main():
                 est = {}
                 for s in STEMS:
                     e, er = read_mono(os.path.join(args.est, tr, f"{s}.wav"))
+                    e = shaped(e, er)
                     e = e[:, min(ch, e.shape[1] - 1)]
                     if er != sr:
                         e = signal.resample_poly(e, sr, er)
