@@ -415,7 +415,17 @@ impl Context<'_> {
                 acc.iter_mut().zip(row).for_each(|(a, s)| *a += s);
             }
         }
-        let gain = self.gain_for(sum.rms(), "the sum of the sources");
+        // The model's level is that of a whole mixture; the given sources are
+        // only part of it. Scale them as if every stem had the same power, so
+        // the sources plus the generated stems land at the mixture's level
+        // (otherwise the mixture prior hears too loud a mix and the generated
+        // stem cancels part of the given sources).
+        let generated = generate.iter().map(Vec::len).sum::<usize>();
+        let share = (sources.len() as f32 / (sources.len() + generated) as f32).sqrt();
+        let mut gain = self.gain_for(sum.rms(), "the sum of the sources");
+        if self.m().input_rms.is_some() {
+            gain *= share;
+        }
         let labels: Vec<String> = sources.iter().map(|s| s.label.clone()).collect();
         let known: Vec<Vec<Vec<f32>>> = rows.into_iter().map(|r| r.rows).collect();
         let outs = self.generate_rows(generate, &labels, &known, total, gain, tracker)?;
