@@ -181,7 +181,7 @@ fn settings(ui: &mut Ui, frame: &mut Frame, choice: TaskChoice, model: &ModelInf
             let label = row_label(
                 ui,
                 "Wiener filter",
-                "Split the mix by each stem's estimated power: less hiss, and the stems add up to the mix",
+                "Split the mix by each stem's estimated power: less hiss, and the stems add up to the mix (below the model's top frequency)",
             );
             let mut wiener = s.wiener.unwrap_or(defaults.is_some_and(|d| d.wiener));
             if ui.checkbox(&mut wiener, "").labelled_by(label).changed() {
