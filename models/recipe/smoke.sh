@@ -39,10 +39,15 @@ start=$(date +%s)
 "$PY" train.py --data "$TMP/data" --ckpt "$TMP/ckpt" --textenc "$TMP/textenc" \
   --steps 8 --batch 2 --length 8192 --log-every 2 | tee "$TMP/resume.log"
 grep -q "resumed at step 6" "$TMP/resume.log"
-# continue from weights only (as from the committed weights/ema.pt)
+# continue on another machine from the files committed in weights/: ema.pt + resume.pt
 "$PY" train.py --data "$TMP/data" --ckpt "$TMP/ckpt2" --textenc "$TMP/textenc" --init "$TMP/ckpt/ema.pt" \
   --steps 9 --batch 2 --length 8192 --log-every 1 | tee "$TMP/init.log"
-grep -q "initialised from .* (step 8)" "$TMP/init.log"
+grep -q "initialised from .* (step 8) with weights and optimizer from" "$TMP/init.log"
+# weights only (no resume.pt beside them): a fresh optimizer
+mkdir "$TMP/weights_only" && cp "$TMP/ckpt/ema.pt" "$TMP/weights_only/"
+"$PY" train.py --data "$TMP/data" --ckpt "$TMP/ckpt3" --textenc "$TMP/textenc" --init "$TMP/weights_only/ema.pt" \
+  --steps 9 --batch 2 --length 8192 --log-every 1 | tee "$TMP/init3.log"
+grep -q "initialised from .* (step 8), fresh optimizer" "$TMP/init3.log"
 "$PY" export.py --ckpt "$TMP/ckpt/ema.pt" --out "$OUT" --textenc "$TMP/textenc" --report "$TMP/report.json"
 "$PY" -c 'import json,sys; m=json.load(open(sys.argv[1])); assert m["format"]=="gmsdi-model/1" and m["training"]["steps"]==8, m["training"]' "$OUT/model.json"
 echo "recipe smoke test: render, train, resume, export OK in $(( $(date +%s) - start )) s -> $OUT"

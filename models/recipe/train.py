@@ -3,6 +3,11 @@
 Resumable: `python train.py` continues from <ckpt>/last.pt when it exists (or from
 --init weights), checkpoints every --ckpt-every seconds and logs JSON lines to
 <ckpt>/log.jsonl (loss per sigma band, validation, wall time).
+
+Each checkpoint also writes <ckpt>/ema.pt (EMA weights) and <ckpt>/resume.pt (raw weights
+and Adam's moments in bfloat16, about half the size of last.pt). Committed side by side in
+weights/, they let `--init weights/ema.pt` continue on another machine with the same
+weights, EMA and optimizer state (the moments rounded to bfloat16).
 """
 import argparse
 import json
@@ -65,6 +70,31 @@ def save(path, obj):
     os.replace(tmp, path)
 
 
+def compact_state(model, opt, step):
+    """Raw weights (float32) and Adam's state with its moments in bfloat16, for git."""
+    o = opt.state_dict()
+    moments = {i: {k: (v.to(torch.bfloat16) if k.startswith("exp_avg") else v) for k, v in st.items()}
+               for i, st in o["state"].items()}
+    return {"model": model.state_dict(), "opt": {"state": moments, "param_groups": o["param_groups"]},
+            "step": step}
+
+
+def load_compact_state(path, model, opt, step):
+    """Restores weights and optimizer from a compact state of the same step; False if absent or stale."""
+    if not os.path.exists(path):
+        return False
+    st = torch.load(path, weights_only=True)
+    if st["step"] != step:
+        print(f"ignoring {path}: step {st['step']} is not the weights' step {step}", flush=True)
+        return False
+    model.load_state_dict(st["model"])
+    o = st["opt"]
+    o["state"] = {i: {k: (v.float() if k.startswith("exp_avg") else v) for k, v in s.items()}
+                  for i, s in o["state"].items()}
+    opt.load_state_dict(o)
+    return True
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--data", default="work/data")
@@ -115,11 +145,18 @@ def main():
         step, wall = state["step"], state["wall"]
         print(f"resumed at step {step}, {wall / 60:.1f} min", flush=True)
     else:
-        if init is not None:  # an ema.pt file: {"ema": weights, "config", "step"}
-            model.load_state_dict(init["ema"])
-            step = init["step"]
-            print(f"initialised from {args.init} (step {step})", flush=True)
-        ema.load_state_dict(model.state_dict())
+        if init is not None:  # an ema.pt file: {"ema": weights, "config", "step"}, maybe resume.pt beside it
+            ema.load_state_dict(init["ema"])
+            step, wall = init["step"], init.get("wall", 0.0)
+            compact = os.path.join(os.path.dirname(args.init), "resume.pt")
+            if load_compact_state(compact, model, opt, step):
+                print(f"initialised from {args.init} (step {step}) with weights and optimizer from {compact}",
+                      flush=True)
+            else:
+                model.load_state_dict(init["ema"])
+                print(f"initialised from {args.init} (step {step}), fresh optimizer", flush=True)
+        else:
+            ema.load_state_dict(model.state_dict())
     for p in ema.parameters():
         p.requires_grad_(False)
     print(f"params {sum(p.numel() for p in model.parameters()) / 1e6:.2f} M, sigma_data {config['sigma_data']}", flush=True)
@@ -150,10 +187,13 @@ def main():
     sums, counts, t_log = np.zeros(4), np.zeros(4), time.time()
 
     def checkpoint():
+        wall_now = wall + time.time() - t_start
         save(last, {"model": model.state_dict(), "ema": ema.state_dict(), "opt": opt.state_dict(),
-                    "step": step, "wall": wall + time.time() - t_start, "config": config, "args": vars(args)})
-        save(os.path.join(args.ckpt, "ema.pt"), {"ema": ema.state_dict(), "config": config, "step": step})
-        rec = {"step": step, "wall_min": round((wall + time.time() - t_start) / 60, 2), "val": validate()}
+                    "step": step, "wall": wall_now, "config": config, "args": vars(args)})
+        save(os.path.join(args.ckpt, "ema.pt"), {"ema": ema.state_dict(), "config": config, "step": step,
+                                                 "wall": wall_now})
+        save(os.path.join(args.ckpt, "resume.pt"), compact_state(model, opt, step))
+        rec = {"step": step, "wall_min": round(wall_now / 60, 2), "val": validate()}
         log.write(json.dumps(rec) + "\n")
         log.flush()
         print(rec, flush=True)
