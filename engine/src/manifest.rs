@@ -41,7 +41,7 @@ pub struct TaskDefaults {
     pub method: Option<String>,
     /// Constrained stem of the separator.
     pub constrained: Option<String>,
-    /// Sampler name: adpm2 or euler.
+    /// Sampler name: adpm2, euler or dpmpp2m.
     pub sampler: Option<String>,
     /// Whether the stems' negative prompts are used for guidance.
     pub negative_prompts: Option<bool>,

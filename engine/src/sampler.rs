@@ -38,14 +38,31 @@ pub enum Sampler {
         /// Evaluations per step (≥ 1).
         resamples: usize,
     },
+    /// DPM-Solver++(2M) (Lu et al. 2022), deterministic: one evaluation per
+    /// level, second order in log σ from the previous level's denoised
+    /// estimate, as in k-diffusion's `sample_dpmpp_2m`.
+    DpmPp2m,
 }
 
 impl Sampler {
+    /// The names settings and the CLI accept, one per kind of sampler.
+    pub const NAMES: [&'static str; 3] = ["adpm2", "euler", "dpmpp2m"];
+
+    /// This sampler's name (one of [`Sampler::NAMES`]).
+    pub fn name(&self) -> &'static str {
+        match self {
+            Sampler::Adpm2 => Self::NAMES[0],
+            Sampler::Euler { .. } => Self::NAMES[1],
+            Sampler::DpmPp2m => Self::NAMES[2],
+        }
+    }
+
     /// Network evaluations for a schedule of `n` noise levels (excluding the final 0).
     pub fn evaluations(&self, n: usize) -> usize {
         match self {
             Sampler::Adpm2 => 2 * n.saturating_sub(1),
             Sampler::Euler { resamples, .. } => n * resamples.max(&1),
+            Sampler::DpmPp2m => n,
         }
     }
 
@@ -59,6 +76,7 @@ impl Sampler {
         match *self {
             Sampler::Adpm2 => adpm2(drift, sigmas, x, rng),
             Sampler::Euler { s_churn, resamples } => euler(drift, sigmas, x, s_churn, resamples.max(1), rng),
+            Sampler::DpmPp2m => dpmpp_2m(drift, sigmas, x, rng),
         }
     }
 }
@@ -132,6 +150,34 @@ fn euler(
     Ok(x)
 }
 
+/// DPM-Solver++(2M): with the denoised estimate `D = x − σ·d` and
+/// `t = −ln σ`, steps `x ← (σ'/σ)·x + (1 − σ'/σ)·D̃`, where `D̃` is `D`
+/// extrapolated linearly in `t` from the previous level's `D` (first order on
+/// the first step and onto σ' = 0).
+fn dpmpp_2m(drift: &mut dyn Drift, sigmas: &[f32], mut x: Vec<f32>, rng: &mut Rng) -> Result<Vec<f32>> {
+    let t = |s: f32| -f64::from(s).ln();
+    let mut previous: Option<(Vec<f32>, f64)> = None;
+    for i in 0..sigmas.len() - 1 {
+        let (s, s_next) = (sigmas[i], sigmas[i + 1]);
+        let d = drift.drift(&mut x, s, rng)?;
+        let denoised: Vec<f32> = x.iter().zip(&d).map(|(x, d)| x - s * d).collect();
+        let ratio = s_next / s;
+        match (&previous, s_next > 0.0) {
+            (Some((old, h_last)), true) => {
+                let h = t(s_next) - t(s);
+                let c = (h / (2.0 * h_last)) as f32;
+                x.iter_mut().zip(denoised.iter().zip(old)).for_each(|(x, (d, o))| {
+                    *x = ratio * *x + (1.0 - ratio) * ((1.0 + c) * d - c * o);
+                });
+            }
+            _ => x.iter_mut().zip(&denoised).for_each(|(x, d)| *x = ratio * *x + (1.0 - ratio) * d),
+        }
+        drift.relax(&mut x, s, s_next, rng);
+        previous = (s_next > 0.0).then(|| (denoised, t(s_next) - t(s)));
+    }
+    Ok(x)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -185,6 +231,26 @@ mod tests {
             let fine = variance_error(sampler, 400);
             assert!(fine < 0.05 && fine < coarse * 0.6, "{sampler:?}: {coarse} -> {fine}");
         }
+    }
+
+    /// Relative variance error of the deterministic sampler's draws, and
+    /// the same for Euler without churn (the first-order ODE baseline).
+    fn ode_errors(n: usize) -> (f32, f32) {
+        let dpm = variance_error(Sampler::DpmPp2m, n);
+        let euler = variance_error(Sampler::Euler { s_churn: 0.0, resamples: 1 }, n);
+        (dpm, euler)
+    }
+
+    #[test]
+    fn dpmpp_2m_is_second_order_on_a_known_gaussian() {
+        assert_eq!(Sampler::DpmPp2m.evaluations(10), 10);
+        let (coarse, euler_coarse) = ode_errors(20);
+        let (fine, _) = ode_errors(40);
+        // It beats first-order Euler at the same cost, and doubling the
+        // levels cuts its error about fourfold (second order; the closed
+        // form of this prior gives 0.035 at 20 levels and 0.0077 at 40).
+        assert!(coarse < 0.3 * euler_coarse, "dpm++ {coarse} vs euler {euler_coarse}");
+        assert!(fine < 0.35 * coarse && fine < 0.015, "{coarse} -> {fine}");
     }
 
     #[test]

@@ -72,7 +72,7 @@ pub struct Overrides {
     pub alpha: Option<f32>,
     /// Scale β of the generated sources (accompaniment).
     pub beta: Option<f32>,
-    /// Sampler: "adpm2" or "euler".
+    /// Sampler: one of [`Sampler::NAMES`].
     pub sampler: Option<String>,
     /// Separation method.
     pub method: Option<Method>,
@@ -130,11 +130,15 @@ impl Settings {
             o.sampler.clone().or(m.sampler).unwrap_or_else(|| if separating { "euler" } else { "adpm2" }.into());
         let sampler = match sampler_name.as_str() {
             "adpm2" => Sampler::Adpm2,
+            "dpmpp2m" => Sampler::DpmPp2m,
             "euler" => Sampler::Euler {
                 s_churn: o.s_churn.or(m.s_churn).unwrap_or(20.0),
                 resamples: o.resamples.or(m.resamples).unwrap_or(1).max(1),
             },
-            other => return Err(EngineError::Input(format!("unknown sampler \"{other}\"; use adpm2 or euler"))),
+            other => {
+                let names = Sampler::NAMES.join(", ");
+                return Err(EngineError::Input(format!("unknown sampler \"{other}\"; use one of {names}")));
+            }
         };
         let w_default = match kind {
             TaskKind::Extract => 7.5,

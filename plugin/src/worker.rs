@@ -391,8 +391,8 @@ fn summary(job: &Job) -> String {
 /// Every setting a job ran with, in words, so that it can be reproduced.
 fn resolved_text(s: &Settings, model: &str) -> String {
     let sampler = match s.sampler {
-        Sampler::Adpm2 => "adpm2".to_string(),
         Sampler::Euler { s_churn, resamples } => format!("euler (churn {s_churn}, resamples {resamples})"),
+        other => other.name().to_string(),
     };
     let gamma = |g: Option<f32>| g.map_or("inf".to_string(), |g| g.to_string());
     format!(
