@@ -293,7 +293,10 @@ impl Context<'_> {
                 .collect());
         }
         let plan_ = self.separation_plan(stems)?;
-        let rows = self.to_rows(mix, true)?;
+        // With the Wiener filter the model hears the mix once (the mid of a
+        // stereo mix under a mono model) and its estimates only shape the
+        // masks that split every channel; without it each channel is a lane.
+        let rows = self.to_rows(mix, !self.settings.wiener)?;
         let gain = self.gain_for(mix.rms(), "the mix");
         let total = rows.rows[0].len();
         let (window, multiple) = (self.m().window, self.m().length_multiple);
@@ -311,23 +314,54 @@ impl Context<'_> {
                 st.add(*w, &unflatten(&var, rows.rows.len(), w.padded), i == 0, i + 1 == windows.len());
             }
         }
-        let mut estimates: Vec<Vec<Vec<f32>>> = stitchers.into_iter().map(|st| st.rows).collect();
-        if self.settings.wiener {
+        let estimates = stitchers.into_iter().map(|st| st.rows);
+        let mut out: Vec<(String, Audio)> = if self.settings.wiener {
+            let c = self.m().channels;
+            let at_mix_rate = estimates
+                .map(|rows| Ok(self.rows_to_audio(rows, mix.rate, c, mix.frames(), gain)?.channels))
+                .collect::<Result<Vec<_>>>()?;
             let residual = self.job.task.kind() == TaskKind::Extract;
-            estimates = wiener_rows(&rows.rows, gain, estimates, residual, self.m().sample_rate);
-        }
-        let channels = mix.channel_count();
-        let mut out: Vec<(String, Audio)> = stems
-            .iter()
-            .zip(estimates)
-            .map(|(s, rows)| Ok((s.clone(), self.rows_to_audio(rows, mix.rate, channels, mix.frames(), gain)?)))
-            .collect::<Result<_>>()?;
+            stems.iter().cloned().zip(self.wiener_split(mix, at_mix_rate, residual)).collect()
+        } else {
+            let channels = mix.channel_count();
+            stems
+                .iter()
+                .zip(estimates)
+                .map(|(s, rows)| Ok((s.clone(), self.rows_to_audio(rows, mix.rate, channels, mix.frames(), gain)?)))
+                .collect::<Result<_>>()?
+        };
         if self.settings.method == Method::Separator {
             if let Some(k) = plan_.separator.as_ref().and_then(|c| stems.iter().position(|s| s == c)) {
                 constrain_to_mix(&mut out, k, mix);
             }
         }
         Ok(out)
+    }
+
+    /// The Wiener post-filter at the mix's rate: every channel of `mix` split
+    /// by the stems' estimated power (`estimates`: the model's rows of each
+    /// stem at the mix's rate), over the whole band. With `residual`
+    /// (extraction: the stems need not make up the mix) what the estimates
+    /// leave of the mix competes as one more source and is dropped.
+    fn wiener_split(&self, mix: &Audio, mut estimates: Vec<Vec<Vec<f32>>>, residual: bool) -> Vec<Audio> {
+        let stems = estimates.len();
+        if residual {
+            let mut rest = mix.with_channel_count(self.m().channels).channels;
+            for rows in &estimates {
+                for (r, e) in rest.iter_mut().zip(rows) {
+                    r.iter_mut().zip(e).for_each(|(r, e)| *r -= e);
+                }
+            }
+            estimates.push(rest);
+        }
+        let model_rate = self.m().sample_rate;
+        // The resampler's passband ends a little below the model's Nyquist.
+        let band_top = (mix.rate > model_rate).then_some(0.45 * model_rate as f32);
+        wiener::split(&mix.channels, &estimates, mix.rate, band_top)
+            .into_iter()
+            .take(stems)
+            .map(|channels| Audio { rate: mix.rate, channels })
+            .collect()
     }
 
     fn separation_plan(&self, stems: &[String]) -> Result<SeparationPlan> {
@@ -574,35 +608,6 @@ fn constrain_to_mix(stems: &mut [(String, Audio)], k: usize, mix: &Audio) {
         }
     }
     stems[k].1.channels = rest;
-}
-
-/// The Wiener post-filter on every row of the (gain-scaled) mix: each stem's
-/// rows become the mix split by the stems' estimated power. With `residual`
-/// (extraction: the stems need not make up the mix) what the estimates leave
-/// of the mix competes as one more source and is dropped.
-fn wiener_rows(
-    mix: &[Vec<f32>],
-    gain: f32,
-    estimates: Vec<Vec<Vec<f32>>>,
-    residual: bool,
-    rate: u32,
-) -> Vec<Vec<Vec<f32>>> {
-    let mut out: Vec<Vec<Vec<f32>>> = estimates.iter().map(|_| Vec::with_capacity(mix.len())).collect();
-    for (r, row) in mix.iter().enumerate() {
-        let y: Vec<f32> = row.iter().map(|v| v * gain).collect();
-        let mut rows: Vec<Vec<f32>> = estimates.iter().map(|e| e[r].clone()).collect();
-        if residual {
-            let mut rest = y.clone();
-            for e in &rows {
-                rest.iter_mut().zip(e).for_each(|(a, b)| *a -= b);
-            }
-            rows.push(rest);
-        }
-        for (o, filtered) in out.iter_mut().zip(wiener::wiener(&y, &rows, rate)) {
-            o.push(filtered);
-        }
-    }
-    out
 }
 
 /// One variable from rows: each row's window slice, scaled and zero-padded.

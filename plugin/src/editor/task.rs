@@ -143,12 +143,13 @@ fn settings(ui: &mut Ui, frame: &mut Frame, choice: TaskChoice, model: &ModelInf
         });
         ui.end_row();
 
-        let label = row_label(ui, "Sampler", "ADPM2 for generation, Euler with churn for separation");
-        let current = s.sampler.clone().unwrap_or_else(|| match defaults.map(|d| d.sampler) {
-            Some(gmsdi_engine::sampler::Sampler::Euler { .. }) => "euler".into(),
-            _ => "adpm2".into(),
-        });
-        choose(ui, label, "sampler", &current, &["adpm2", "euler"], |v| s.sampler = Some(v.into()));
+        let label = row_label(
+            ui,
+            "Sampler",
+            "ADPM2 for generation; Euler with churn or the deterministic DPM-Solver++(2M) for separation",
+        );
+        let current = s.sampler.clone().unwrap_or_else(|| defaults.map_or("adpm2", |d| d.sampler.name()).into());
+        choose(ui, label, "sampler", &current, &gmsdi_engine::sampler::Sampler::NAMES, |v| s.sampler = Some(v.into()));
         ui.end_row();
 
         if choice == TaskChoice::Separate {
@@ -181,7 +182,7 @@ fn settings(ui: &mut Ui, frame: &mut Frame, choice: TaskChoice, model: &ModelInf
             let label = row_label(
                 ui,
                 "Wiener filter",
-                "Split the mix by each stem's estimated power: less hiss, and the stems add up to the mix (below the model's top frequency)",
+                "Split the mix by each stem's estimated power: less hiss, the stems add up to the whole mix, and the model hears a stereo mix once (its mid), so it runs twice as fast",
             );
             let mut wiener = s.wiener.unwrap_or(defaults.is_some_and(|d| d.wiener));
             if ui.checkbox(&mut wiener, "").labelled_by(label).changed() {
