@@ -69,7 +69,8 @@ impl std::fmt::Display for Provider {
 pub struct RuntimeOptions {
     /// Requested execution provider.
     pub provider: Provider,
-    /// Intra-op threads; `None` = cores − 1, at least 1.
+    /// Intra-op threads; `None` = every core (the plugin's worker runs them
+    /// at low priority, so the host's audio threads come first).
     pub threads: Option<usize>,
     /// Where to look first for the library (e.g. the plugin binary's folder).
     pub search_dir: Option<PathBuf>,
@@ -84,8 +85,7 @@ impl Default for RuntimeOptions {
 impl RuntimeOptions {
     /// The thread count actually used.
     pub fn thread_count(&self) -> usize {
-        self.threads
-            .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get().saturating_sub(1)).max(1))
+        self.threads.unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get())).max(1)
     }
 }
 
