@@ -15,7 +15,7 @@ pub struct Cli {
     /// Execution provider: cpu, cuda or directml (falls back to cpu with a warning).
     #[arg(long, global = true, default_value = "cpu")]
     pub provider: String,
-    /// ONNX Runtime intra-op threads (default: cores − 1).
+    /// ONNX Runtime intra-op threads (default: every core).
     #[arg(long, global = true)]
     pub threads: Option<usize>,
     /// Print a machine-readable JSON summary on stdout.
@@ -110,6 +110,9 @@ pub enum Command {
         /// Repetitions of each network timing.
         #[arg(long, default_value_t = 5)]
         repeats: usize,
+        /// Audio to separate for the timings (its first --seconds; default: stereo noise at 44.1 kHz).
+        #[arg(long)]
+        input: Option<PathBuf>,
     },
     /// Show the model's name, rate, stems and defaults.
     Info,
@@ -156,7 +159,7 @@ pub struct SettingArgs {
     /// Random seed.
     #[arg(long)]
     pub seed: Option<u64>,
-    /// Sampler: adpm2 or euler.
+    /// Sampler: adpm2, euler or dpmpp2m.
     #[arg(long)]
     pub sampler: Option<String>,
     /// Euler churn.

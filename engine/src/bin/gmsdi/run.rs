@@ -43,8 +43,13 @@ impl From<String> for Failure {
 
 /// Loads the model the command line asks for.
 pub fn load_model(cli: &Cli) -> Result<Model, Failure> {
+    load_model_with_threads(cli, cli.threads)
+}
+
+/// Loads the model the command line asks for, with `threads` ONNX Runtime threads.
+pub fn load_model_with_threads(cli: &Cli, threads: Option<usize>) -> Result<Model, Failure> {
     let dir = model_dir::resolve(cli.model.as_deref())?;
-    let options = RuntimeOptions { provider: cli.provider.parse()?, threads: cli.threads, search_dir: None };
+    let options = RuntimeOptions { provider: cli.provider.parse()?, threads, search_dir: None };
     let model = Model::load(&dir, &options)?;
     if let Some(w) = &model.provider_warning {
         eprintln!("gmsdi: warning: {w}");
@@ -55,7 +60,9 @@ pub fn load_model(cli: &Cli) -> Result<Model, Failure> {
 /// Runs the command line.
 pub fn main(cli: Cli) -> Result<(), Failure> {
     match &cli.command {
-        Command::Bench { seconds, steps, repeats } => return crate::bench::run(&cli, *seconds, *steps, *repeats),
+        Command::Bench { seconds, steps, repeats, input } => {
+            return crate::bench::run(&cli, *seconds, *steps, *repeats, input.as_deref())
+        }
         Command::Eval { what } => return crate::eval::run(&cli, what),
         Command::Info => return info(&cli),
         _ => {}
