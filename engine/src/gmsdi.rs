@@ -1,4 +1,4 @@
-//! The GMSDI tasks as drifts over a batch of variables (GMSDI.md §2):
+//! The GMSDI tasks as drifts over a batch of variables (docs/method.md §2):
 //! generation (total and partial, eq. 10–12), separator (eq. 13) and
 //! extractor (eq. 14), with classifier-free guidance. Every network
 //! evaluation puts all rows (variables, lanes, CFG pairs) in one batch.

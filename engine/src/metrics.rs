@@ -1,4 +1,4 @@
-//! Separation metrics and the evaluation protocol of MSDM (GMSDI.md §5).
+//! Separation metrics and the evaluation protocol of MSDM (docs/method.md §4).
 
 /// Scale-invariant SDR in dB: 10·log10(‖a·t‖² / ‖a·t − p‖²), a = ⟨p,t⟩/⟨t,t⟩.
 pub fn si_sdr(estimate: &[f32], truth: &[f32]) -> f64 {

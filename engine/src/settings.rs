@@ -30,7 +30,7 @@ impl TaskKind {
     }
 }
 
-/// A separation method (GMSDI.md §2.3–2.4).
+/// A separation method (docs/method.md §2: eq. 13 and 14 of the paper).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Method {
     /// Dirac separator with one constrained stem (eq. 13).

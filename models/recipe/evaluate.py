@@ -1,4 +1,4 @@
-"""Separation metrics with the MSDM protocol (shared/GMSDI.md §5) and classic references.
+"""Separation metrics with the MSDM protocol (docs/method.md §4) and classic references.
 
 Test data layout: <root>/<track>/mix.wav + <track>/{bass,drums,guitar,piano}.wav.
 Estimates: <est>/<track>/<stem>.wav (any rate/channels: compared after resampling to the

@@ -1,5 +1,5 @@
 """Minimal Python GMSDI sampler on an exported model folder (ONNX Runtime), for checks
-during training; the product's sampler is the Rust engine. Follows shared/GMSDI.md.
+during training; the product's sampler is the Rust engine. Follows docs/method.md.
 
   python sample.py --model ../default            # extractor/separator SI-SDRi on validation windows + generation stats
   python sample.py --model ../default --grid     # embedding-scale grid (paper table 1) on validation windows

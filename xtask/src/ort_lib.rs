@@ -1,7 +1,8 @@
 //! Obtaining the ONNX Runtime shared library.
 //!
-//! The library comes from the official ONNX Runtime wheels on PyPI (see
-//! DESIGN.md §4): `pip download` fetches a pinned wheel, its sha256 is
+//! The library comes from the official ONNX Runtime wheels on PyPI (ort's
+//! own download cannot reach its host from here, and the wheels carry the
+//! same library): `pip download` fetches a pinned wheel, its sha256 is
 //! checked against the value recorded here, and the library (plus licence
 //! files) is extracted from the wheel with the `zip` crate.
 //!
