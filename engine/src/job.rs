@@ -11,11 +11,11 @@ use crate::error::{EngineError, Result};
 use crate::gmsdi::{Condition, Extractor, Generation, Guide, Prefix, Separator};
 use crate::manifest::Manifest;
 use crate::network::Denoiser;
+use crate::post_filter::PostFilter;
 use crate::progress::Tracker;
 use crate::sampler::Rng;
 use crate::schedule::karras;
 use crate::settings::{Method, Overrides, Settings, TaskKind};
-use crate::wiener;
 
 /// A model the jobs can run on: a denoiser with a manifest and a text encoder.
 pub trait TextDenoiser: Denoiser {
@@ -314,14 +314,16 @@ impl Context<'_> {
                 st.add(*w, &unflatten(&var, rows.rows.len(), w.padded), i == 0, i + 1 == windows.len());
             }
         }
-        let estimates = stitchers.into_iter().map(|st| st.rows);
+        let estimates: Vec<Vec<Vec<f32>>> = stitchers.into_iter().map(|st| st.rows).collect();
         let mut out: Vec<(String, Audio)> = if self.settings.wiener {
-            let c = self.m().channels;
-            let at_mix_rate = estimates
-                .map(|rows| Ok(self.rows_to_audio(rows, mix.rate, c, mix.frames(), gain)?.channels))
-                .collect::<Result<Vec<_>>>()?;
-            let residual = self.job.task.kind() == TaskKind::Extract;
-            stems.iter().cloned().zip(self.wiener_split(mix, at_mix_rate, residual)).collect()
+            let filter = PostFilter {
+                mix,
+                estimates: &estimates,
+                model_rate: self.m().sample_rate,
+                gain,
+                residual: self.job.task.kind() == TaskKind::Extract,
+            };
+            stems.iter().cloned().zip(filter.run()?).collect()
         } else {
             let channels = mix.channel_count();
             stems
@@ -336,32 +338,6 @@ impl Context<'_> {
             }
         }
         Ok(out)
-    }
-
-    /// The Wiener post-filter at the mix's rate: every channel of `mix` split
-    /// by the stems' estimated power (`estimates`: the model's rows of each
-    /// stem at the mix's rate), over the whole band. With `residual`
-    /// (extraction: the stems need not make up the mix) what the estimates
-    /// leave of the mix competes as one more source and is dropped.
-    fn wiener_split(&self, mix: &Audio, mut estimates: Vec<Vec<Vec<f32>>>, residual: bool) -> Vec<Audio> {
-        let stems = estimates.len();
-        if residual {
-            let mut rest = mix.with_channel_count(self.m().channels).channels;
-            for rows in &estimates {
-                for (r, e) in rest.iter_mut().zip(rows) {
-                    r.iter_mut().zip(e).for_each(|(r, e)| *r -= e);
-                }
-            }
-            estimates.push(rest);
-        }
-        let model_rate = self.m().sample_rate;
-        // The resampler's passband ends a little below the model's Nyquist.
-        let band_top = (mix.rate > model_rate).then_some(0.45 * model_rate as f32);
-        wiener::split(&mix.channels, &estimates, mix.rate, band_top)
-            .into_iter()
-            .take(stems)
-            .map(|channels| Audio { rate: mix.rate, channels })
-            .collect()
     }
 
     fn separation_plan(&self, stems: &[String]) -> Result<SeparationPlan> {

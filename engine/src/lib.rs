@@ -10,6 +10,7 @@ pub mod job;
 pub mod manifest;
 pub mod metrics;
 pub mod network;
+pub mod post_filter;
 pub mod progress;
 pub mod runtime;
 pub mod sampler;

@@ -1,0 +1,199 @@
+//! The Wiener post-filter of a separation job at the mix's own rate, one
+//! stretch of the song at a time, so that a long song never holds more than
+//! one stretch of upsampled estimates besides the stems it returns.
+
+use crate::audio::Audio;
+use crate::error::Result;
+use crate::wiener;
+
+/// Length of one stretch, in seconds (rounded up to whole resampler periods).
+const STRETCH_SECONDS: f64 = 20.0;
+/// Context on each side of a stretch, longer than a filter frame and the
+/// resampler's reach, so the stretch comes out as if filtered whole.
+const MARGIN_SECONDS: f64 = 1.0;
+
+/// What the post-filter splits and how.
+pub struct PostFilter<'a> {
+    /// The mix, at its own rate.
+    pub mix: &'a Audio,
+    /// Each stem's estimate: its rows at `model_rate`, scaled by `gain`.
+    pub estimates: &'a [Vec<Vec<f32>>],
+    /// Rate of the estimates (Hz).
+    pub model_rate: u32,
+    /// The scale the estimates carry relative to the mix.
+    pub gain: f32,
+    /// Whether what the estimates leave of the mix competes as one more
+    /// source, dropped from the result (extraction).
+    pub residual: bool,
+}
+
+impl PostFilter<'_> {
+    /// Every channel of the mix split by the stems' estimated power, over the
+    /// whole band: one [`Audio`] per stem, shaped like the mix.
+    pub fn run(&self) -> Result<Vec<Audio>> {
+        self.run_in_stretches(STRETCH_SECONDS)
+    }
+
+    fn run_in_stretches(&self, stretch_seconds: f64) -> Result<Vec<Audio>> {
+        let (mix_rate, frames) = (self.mix.rate, self.mix.frames());
+        let mut out = vec![Audio::silence(mix_rate, self.mix.channel_count(), frames); self.estimates.len()];
+        // Stretches start on frames that both rates share, so each resampled
+        // stretch lines up with the mix sample for sample.
+        let g = gcd(mix_rate, self.model_rate);
+        let (model_period, mix_period) = ((self.model_rate / g) as usize, (mix_rate / g) as usize);
+        let periods =
+            |seconds: f64| ((seconds * f64::from(self.model_rate) / model_period as f64).ceil() as usize).max(1);
+        let (stretch, margin) = (periods(stretch_seconds), periods(MARGIN_SECONDS));
+        // The resampler's passband ends a little below the model's Nyquist.
+        let band_top = (mix_rate > self.model_rate).then_some(0.45 * self.model_rate as f32);
+        let end_period = frames.div_ceil(mix_period);
+        let mut first = 0;
+        while first < end_period {
+            let (lo, hi) = (first.saturating_sub(margin), (first + stretch + margin).min(end_period));
+            let mix: Vec<Vec<f32>> =
+                self.mix.channels.iter().map(|ch| padded_slice(ch, lo * mix_period, hi * mix_period)).collect();
+            let mut estimates = self
+                .estimates
+                .iter()
+                .map(|rows| self.upsampled(rows, lo * model_period, hi * model_period))
+                .collect::<Result<Vec<_>>>()?;
+            if self.residual {
+                estimates.push(residual(&mix, &estimates));
+            }
+            let split = wiener::split(&mix, &estimates, mix_rate, band_top);
+            let (start, end) = (first * mix_period, ((first + stretch) * mix_period).min(frames));
+            let offset = (first - lo) * mix_period;
+            for (stem, parts) in out.iter_mut().zip(split) {
+                for (channel, part) in stem.channels.iter_mut().zip(parts) {
+                    channel[start..end].copy_from_slice(&part[offset..offset + end - start]);
+                }
+            }
+            first += stretch;
+        }
+        Ok(out)
+    }
+
+    /// Model-rate samples `[from, to)` of `rows` at the mix's rate and scale.
+    fn upsampled(&self, rows: &[Vec<f32>], from: usize, to: usize) -> Result<Vec<Vec<f32>>> {
+        let stretch =
+            Audio { rate: self.model_rate, channels: rows.iter().map(|r| padded_slice(r, from, to)).collect() };
+        let mut up = stretch.resampled(self.mix.rate)?;
+        up.scale(1.0 / self.gain);
+        Ok(up.channels)
+    }
+}
+
+/// The mix (as many rows as the estimates have) minus every estimate.
+fn residual(mix: &[Vec<f32>], estimates: &[Vec<Vec<f32>>]) -> Vec<Vec<f32>> {
+    let rows = estimates.first().map_or(1, Vec::len);
+    let mix = Audio { rate: 1, channels: mix.to_vec() }.with_channel_count(rows).channels;
+    mix.into_iter()
+        .enumerate()
+        .map(|(r, mut rest)| {
+            for e in estimates {
+                rest.iter_mut().zip(&e[r]).for_each(|(a, b)| *a -= b);
+            }
+            rest
+        })
+        .collect()
+}
+
+/// `x[from..to]`, with zeros where it runs past the end.
+fn padded_slice(x: &[f32], from: usize, to: usize) -> Vec<f32> {
+    let mut out = x[from.min(x.len())..to.min(x.len())].to_vec();
+    out.resize(to - from, 0.0);
+    out
+}
+
+fn gcd(a: u32, b: u32) -> u32 {
+    if b == 0 {
+        a.max(1)
+    } else {
+        gcd(b, a % b)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn tone(freq: f32, len: usize, rate: u32, amp: f32) -> Vec<f32> {
+        (0..len).map(|i| amp * (2.0 * std::f32::consts::PI * freq * i as f32 / rate as f32).sin()).collect()
+    }
+
+    const MODEL_RATE: u32 = 16000;
+    const GAIN: f32 = 2.0;
+
+    /// A 44.1 kHz stereo mix of a gliding tone (left) and a fixed one (both
+    /// channels), and the two as estimates at 16 kHz, scaled by [`GAIN`].
+    fn case() -> (Audio, Vec<Vec<Vec<f32>>>) {
+        let (rate, seconds) = (44100, 4.3);
+        let frames = (seconds * f64::from(rate)) as usize;
+        let glide: Vec<f32> = (0..frames)
+            .map(|i| {
+                let t = i as f32 / rate as f32;
+                0.3 * (2.0 * std::f32::consts::PI * (200.0 * t + 60.0 * t * t)).sin()
+            })
+            .collect();
+        let hum = tone(3000.0, frames, rate, 0.2);
+        let left: Vec<f32> = glide.iter().zip(&hum).map(|(a, b)| a + b).collect();
+        // Noisy estimates, so the masks are soft and change from frame to frame.
+        let estimate = |x: &[f32], seed: usize| {
+            let noisy = x.iter().enumerate().map(|(i, v)| v + 0.05 * (((i * 7919 + seed) % 101) as f32 / 50.0 - 1.0));
+            let mut a = Audio { rate, channels: vec![noisy.collect()] }.resampled(MODEL_RATE).unwrap();
+            a.scale(GAIN);
+            a.channels
+        };
+        let estimates = vec![estimate(&glide, 1), estimate(&hum, 2)];
+        (Audio { rate, channels: vec![left, hum] }, estimates)
+    }
+
+    fn filter<'a>(mix: &'a Audio, estimates: &'a [Vec<Vec<f32>>], residual: bool) -> PostFilter<'a> {
+        PostFilter { mix, estimates, model_rate: MODEL_RATE, gain: GAIN, residual }
+    }
+
+    fn difference_db(a: &[Audio], b: &[Audio]) -> f64 {
+        let (mut diff, mut energy) = (0.0f64, 0.0f64);
+        for (x, y) in a.iter().zip(b) {
+            for (cx, cy) in x.channels.iter().zip(&y.channels) {
+                for (u, v) in cx.iter().zip(cy) {
+                    diff += f64::from(u - v).powi(2);
+                    energy += f64::from(*v).powi(2);
+                }
+            }
+        }
+        10.0 * (diff / energy).log10()
+    }
+
+    #[test]
+    fn stretches_give_what_the_whole_song_gives() {
+        let (mix, estimates) = case();
+        for residual in [false, true] {
+            let filter = filter(&mix, &estimates, residual);
+            let whole = filter.run_in_stretches(1000.0).unwrap();
+            let stretched = filter.run_in_stretches(1.5).unwrap();
+            assert_eq!(stretched.len(), 2);
+            assert!(stretched.iter().all(|a| a.frames() == mix.frames() && a.channel_count() == 2));
+            let db = difference_db(&stretched, &whole);
+            // What is left is the resampler's block alignment (about −55 dB).
+            assert!(db < -45.0, "residual {residual}: stretches differ from the whole by {db:.1} dB");
+        }
+    }
+
+    #[test]
+    fn the_stems_add_up_to_the_mix_and_follow_their_estimates() {
+        let (mix, estimates) = case();
+        let out = filter(&mix, &estimates, false).run_in_stretches(1.5).unwrap();
+        let sum: Vec<Audio> = vec![Audio {
+            rate: mix.rate,
+            channels: (0..2)
+                .map(|c| (0..mix.frames()).map(|i| out[0].channels[c][i] + out[1].channels[c][i]).collect())
+                .collect(),
+        }];
+        assert!(difference_db(&sum, std::slice::from_ref(&mix)) < -60.0);
+        // The right channel holds only the fixed tone: nearly all of it is in stem 1.
+        let energy = |x: &[f32]| x.iter().map(|v| f64::from(*v).powi(2)).sum::<f64>();
+        let right = energy(&mix.channels[1]);
+        assert!(energy(&out[1].channels[1]) > 0.95 * right, "{}", energy(&out[1].channels[1]) / right);
+    }
+}
