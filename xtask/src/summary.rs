@@ -31,8 +31,8 @@ impl Counts {
 /// One test binary of a `cargo test` run.
 #[derive(Clone, Debug, PartialEq)]
 pub struct TestBinary {
-    /// The binary and its source, e.g. `clap_gui: tests/clap_gui.rs` or
-    /// `gmsdi_engine: doc-tests`.
+    /// The binary and its source, e.g. `clap_gui (tests/clap_gui.rs)` or
+    /// `gmsdi_engine (doc-tests)`.
     pub name: String,
     /// Its counts. A binary that ended without a result line (it crashed)
     /// counts as one failure.
@@ -40,6 +40,8 @@ pub struct TestBinary {
     /// The time the binary reported (`finished in …s`); `None` without a
     /// result line.
     pub seconds: Option<f64>,
+    /// Its ignored tests, as `stem::name: ignored, reason`.
+    pub ignored: Vec<String>,
 }
 
 /// How a suite ended.
@@ -172,42 +174,61 @@ pub fn strip_ansi(text: &str) -> String {
 
 /// The test binaries of a `cargo test` run's output (stdout and stderr
 /// merged in order), each named by the `Running …` or `Doc-tests …` line
-/// before it and counted from its `test result:` line.
+/// before it and counted from its last `test result:` line (a test that
+/// runs its own binary in a child process adds a result line of its own
+/// before that one).
 pub fn parse_cargo_test(output: &str) -> Vec<TestBinary> {
     let mut binaries: Vec<TestBinary> = Vec::new();
-    let mut current: Option<String> = None;
-    let close = |current: &mut Option<String>, binaries: &mut Vec<TestBinary>| {
-        if let Some(name) = current.take() {
-            binaries.push(TestBinary { name, counts: Counts { failed: 1, ..Counts::default() }, seconds: None });
+    let mut current: Option<(String, TestBinary)> = None;
+    let close = |current: &mut Option<(String, TestBinary)>, binaries: &mut Vec<TestBinary>| {
+        if let Some((_, mut binary)) = current.take() {
+            if binary.seconds.is_none() {
+                binary.counts = Counts { failed: 1, ..Counts::default() };
+            }
+            binaries.push(binary);
         }
     };
+    let open = |stem: &str, name: String| {
+        (stem.to_string(), TestBinary { name, counts: Counts::default(), seconds: None, ignored: Vec::new() })
+    };
     for line in output.lines().map(str::trim) {
-        if let Some(rest) = line.strip_prefix("Running ") {
+        if let Some(rest) = line.strip_prefix("Running ").filter(|r| !r.starts_with('`')) {
+            // (`cargo run`'s "Running `program args`" is no test binary.)
             close(&mut current, &mut binaries);
-            current = Some(binary_name(rest));
+            let (stem, name) = binary_name(rest);
+            current = Some(open(&stem, name));
         } else if let Some(krate) = line.strip_prefix("Doc-tests ") {
             close(&mut current, &mut binaries);
-            current = Some(format!("{}: doc-tests", krate.trim()));
+            current = Some(open(krate.trim(), format!("{} (doc-tests)", krate.trim())));
         } else if let Some(result) = line.strip_prefix("test result: ") {
+            let (_, binary) = current.get_or_insert_with(|| open("tests", "tests".into()));
             let (counts, seconds) = parse_cargo_result(result);
-            let name = current.take().unwrap_or_else(|| "tests".to_string());
-            binaries.push(TestBinary { name, counts, seconds: Some(seconds) });
+            binary.counts = counts;
+            binary.seconds = Some(seconds);
+        } else if let Some(rest) = line.strip_prefix("test ") {
+            let Some((test, outcome)) = rest.split_once(" ... ") else { continue };
+            let Some(reason) = outcome.strip_prefix("ignored") else { continue };
+            let (stem, binary) = current.get_or_insert_with(|| open("tests", "tests".into()));
+            let entry = format!("{stem}::{test}: ignored{}", reason.trim_end());
+            if !binary.ignored.contains(&entry) {
+                binary.ignored.push(entry);
+            }
         }
     }
     close(&mut current, &mut binaries);
     binaries
 }
 
-/// `clap_gui: tests/clap_gui.rs` from cargo's
-/// `tests/clap_gui.rs (target/debug/deps/clap_gui-0123abcd)`.
-fn binary_name(running: &str) -> String {
+/// The binary's stem and its row name, `clap_gui (tests/clap_gui.rs)`,
+/// from cargo's `tests/clap_gui.rs (target/debug/deps/clap_gui-0123abcd)`.
+fn binary_name(running: &str) -> (String, String) {
     let Some((source, path)) = running.rsplit_once(" (") else {
-        return running.to_string();
+        return (running.to_string(), running.to_string());
     };
     let file = path.trim_end_matches(')').rsplit(['/', '\\']).next().unwrap_or(path);
     let file = file.strip_suffix(".exe").unwrap_or(file);
     let stem = file.rsplit_once('-').map_or(file, |(stem, _hash)| stem);
-    format!("{stem}: {source}")
+    (stem.to_string(), format!("{stem} ({source})"))
 }
 
 /// Counts and seconds of `ok. 41 passed; 0 failed; 1 ignored; 0 measured;
@@ -231,19 +252,6 @@ fn parse_cargo_result(result: &str) -> (Counts, f64) {
         }
     }
     (counts, seconds)
-}
-
-/// The ignored tests of a `cargo test` run, as `name: ignored, reason`.
-pub fn cargo_ignored(output: &str) -> Vec<String> {
-    output
-        .lines()
-        .filter_map(|line| line.trim().strip_prefix("test "))
-        .filter_map(|rest| {
-            let (name, outcome) = rest.split_once(" ... ")?;
-            let reason = outcome.strip_prefix("ignored")?;
-            Some(format!("{name}: ignored{}", reason.trim_end()))
-        })
-        .collect()
 }
 
 /// The counts of pytest's final line, e.g. `12 passed, 2 skipped in 3.4s`
@@ -334,10 +342,10 @@ test result: ok. 0 passed; 0 failed; 0 ignored; 0 measured; 0 filtered out; fini
         assert_eq!(
             names,
             [
-                "gmsdi_engine: unittests src/lib.rs",
-                "clap_gui: tests/clap_gui.rs",
-                "clap_host: tests/clap_host.rs",
-                "gmsdi_engine: doc-tests"
+                "gmsdi_engine (unittests src/lib.rs)",
+                "clap_gui (tests/clap_gui.rs)",
+                "clap_host (tests/clap_host.rs)",
+                "gmsdi_engine (doc-tests)"
             ]
         );
         assert_eq!(binaries[0].counts, Counts { passed: 2, failed: 0, skipped: 1 });
@@ -355,14 +363,41 @@ test result: ok. 0 passed; 0 failed; 0 ignored; 0 measured; 0 filtered out; fini
                         test result: \u{1b}[32mok\u{1b}[0m. 3 passed; 0 failed; 0 ignored; 0 measured; 0 filtered out; finished in 0.10s\n";
         let binaries = parse_cargo_test(&strip_ansi(coloured));
         assert_eq!(binaries.len(), 1);
-        assert_eq!(binaries[0].name, "x: tests/x.rs");
+        assert_eq!(binaries[0].name, "x (tests/x.rs)");
         assert_eq!(binaries[0].counts.passed, 3);
     }
 
     #[test]
     fn cargo_ignored_tests_with_reasons() {
-        assert_eq!(cargo_ignored(CARGO), ["b: ignored, needs `cargo xtask bundle` first"]);
-        assert_eq!(cargo_ignored("test x::y ... ignored\n"), ["x::y: ignored"]);
+        let binaries = parse_cargo_test(CARGO);
+        assert_eq!(binaries[0].ignored, ["gmsdi_engine::b: ignored, needs `cargo xtask bundle` first"]);
+        assert!(binaries[1..].iter().all(|b| b.ignored.is_empty()));
+        let plain = parse_cargo_test("test x::y ... ignored\n");
+        assert_eq!(plain[0].ignored, ["tests::x::y: ignored"]);
+    }
+
+    /// A test that runs one test of its own binary in a child process
+    /// (clap_host does): the child's result line comes first, the binary's last.
+    #[test]
+    fn a_child_test_run_does_not_hide_the_binary_result() {
+        let out = "     Running tests/clap_host.rs (target/debug/deps/clap_host-24c6)\n\n\
+                   running 20 tests\n\
+                   test a ... ok\n\n\
+                   running 1 test\n\
+                   test child ... ok\n\n\
+                   test result: ok. 1 passed; 0 failed; 0 ignored; 0 measured; 19 filtered out; finished in 14.27s\n\n\
+                   test child ... ignored, run by the parent in its own process\n\
+                   test b ... ok\n\n\
+                   test result: ok. 18 passed; 0 failed; 2 ignored; 0 measured; 0 filtered out; finished in 104.05s\n\n\
+                        Running tests/default_model.rs (target/debug/deps/default_model-d1e4)\n\
+                   test result: ok. 2 passed; 0 failed; 0 ignored; 0 measured; 0 filtered out; finished in 7.30s\n";
+        let binaries = parse_cargo_test(&format!("     Running `target/debug/gmsdi info`\n{out}"));
+        assert_eq!(binaries.len(), 2);
+        assert_eq!(binaries[0].name, "clap_host (tests/clap_host.rs)");
+        assert_eq!(binaries[0].counts, Counts { passed: 18, failed: 0, skipped: 2 });
+        assert_eq!(binaries[0].seconds, Some(104.05));
+        assert_eq!(binaries[0].ignored, ["clap_host::child: ignored, run by the parent in its own process"]);
+        assert_eq!(binaries[1].counts.passed, 2);
     }
 
     #[test]

@@ -88,7 +88,7 @@ pub fn test(root: &Path, lib: &Path) -> Result<(), String> {
     cargo.args(["test", "--workspace", "--no-fail-fast"]).current_dir(root).env("GMSDI_ORT_LIB", lib);
     if let Some(why) = &prepared.gui_skip {
         cargo.env("GMSDI_SKIP_GUI", "1").args(["--", "--exact", "--skip", GUI_TEST]);
-        summary.skips.push(format!("clap_gui: {GUI_TEST} (the editor test): {why}"));
+        summary.skips.push(format!("clap_gui::{GUI_TEST} (the editor test): {why}"));
     }
     let (suite, ignored) = cargo_tests(cargo);
     summary.suites.push(suite);
@@ -158,8 +158,9 @@ fn cargo_tests(cmd: Command) -> (Suite, Vec<String>) {
     let mut counts = summary::Counts::default();
     parts.iter().for_each(|p| counts.add(p.counts));
     let status = if status.success() { Status::Passed } else { Status::Failed(status.to_string()) };
+    let ignored = parts.iter().flat_map(|p| p.ignored.iter().cloned()).collect();
     let suite = Suite { name, status, counts: Some(counts), seconds: start.elapsed().as_secs_f64(), parts };
-    (suite, summary::cargo_ignored(&output))
+    (suite, ignored)
 }
 
 fn host_tests_name() -> String {
