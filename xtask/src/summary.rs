@@ -282,17 +282,24 @@ pub fn parse_pytest(output: &str) -> Option<Counts> {
 
 /// The skip reasons of pytest's `-rs` report, as `path: reason (N tests)`.
 pub fn pytest_skips(output: &str) -> Vec<String> {
-    output
-        .lines()
-        .filter_map(|line| line.trim().strip_prefix("SKIPPED ["))
-        .filter_map(|rest| {
-            let (n, rest) = rest.split_once("] ")?;
-            let n: u64 = n.parse().ok()?;
-            // `path:line: reason`; the line number says little in a summary.
-            let (place, reason) = rest.split_once(": ")?;
-            let place = place.rsplit_once(':').map_or(place, |(path, _line)| path);
+    // (path, reason, tests), one per reason: pytest reports a skip once per
+    // test line, and the line number says little in a summary.
+    let mut skips: Vec<(&str, &str, u64)> = Vec::new();
+    for rest in output.lines().filter_map(|line| line.trim().strip_prefix("SKIPPED [")) {
+        let Some((n, rest)) = rest.split_once("] ") else { continue };
+        let Ok(n) = n.parse::<u64>() else { continue };
+        let Some((place, reason)) = rest.split_once(": ") else { continue };
+        let place = place.rsplit_once(':').map_or(place, |(path, _line)| path);
+        match skips.iter_mut().find(|(p, r, _)| *p == place && *r == reason) {
+            Some(skip) => skip.2 += n,
+            None => skips.push((place, reason, n)),
+        }
+    }
+    skips
+        .into_iter()
+        .map(|(place, reason, n)| {
             let tests = if n == 1 { "1 test".to_string() } else { format!("{n} tests") };
-            Some(format!("{place}: {reason} ({tests})"))
+            format!("{place}: {reason} ({tests})")
         })
         .collect()
 }
@@ -423,6 +430,10 @@ test result: ok. 0 passed; 0 failed; 0 ignored; 0 measured; 0 filtered out; fini
                 "tests/vst3/test_vst3_hosts.py: no dawdreamer (1 test)"
             ]
         );
+        let per_test = "SKIPPED [1] tests/ardour/t.py:335: GMSDI_SKIP_ARDOUR=1\n\
+                        SKIPPED [1] tests/ardour/t.py:342: GMSDI_SKIP_ARDOUR=1\n\
+                        SKIPPED [2] tests/ardour/t.py:406: GMSDI_SKIP_ARDOUR=1\n";
+        assert_eq!(pytest_skips(per_test), ["tests/ardour/t.py: GMSDI_SKIP_ARDOUR=1 (4 tests)"]);
     }
 
     fn suite(name: &str, status: Status, counts: Option<Counts>) -> Suite {
