@@ -17,8 +17,7 @@ pub fn bundle(root: &Path, ort_lib: &Path, args: &[String]) -> Result<(), String
     xtask_args.extend(args.iter().cloned());
     nice_plug_xtask::main_with_args("cargo xtask", xtask_args).map_err(|e| format!("{e:#}"))?;
     // nice-plug-xtask honours CARGO_TARGET_DIR (relative to the workspace root).
-    let target = std::env::var_os("CARGO_TARGET_DIR").map_or_else(|| root.join("target"), |t| root.join(t));
-    let bundled = target.join("bundled");
+    let bundled = crate::target_dir(root).join("bundled");
     let model = default_model(root)?;
 
     // CLAP: on macOS a bundle folder; elsewhere one file, moved into a

@@ -5,17 +5,29 @@
 //!   pinned ONNX Runtime wheel from PyPI, verify its hash and extract the
 //!   shared library into `target/onnxruntime/`.
 //! - `demo`: the README's demo (setup, then the CLI on the example audio).
-//! - `test`: the README's test command (setup, `cargo test --workspace`, then
-//!   the debug bundle tested in real VST3 hosts by `python3 -m pytest tests/vst3`).
+//! - `test`: the README's test command. Sets up what its tests need: the
+//!   ONNX Runtime library, missing system packages (Xvfb and Mesa for the
+//!   editor test, Ardour 7 for the DAW session test; apt-get as root or with
+//!   passwordless sudo, else one message says what to run and those tests
+//!   skip) and the host tests' Python packages in `target/venv`. Then runs
+//!   `cargo test --workspace`, builds the debug bundles and tests the VST3
+//!   bundle in real hosts (`pytest tests/vst3 tests/ardour`, the venv's
+//!   Python), and ends with a summary of every suite and a total line.
+//!   `GMSDI_SKIP_GUI=1` / `GMSDI_SKIP_ARDOUR=1` leave out the editor / Ardour
+//!   test.
 //! - `bundle [cargo args]`: the plugin's CLAP and VST3 bundles in
 //!   `target/bundled/`, with the ONNX Runtime library and the default model.
 //! - `nice-plug-patch [--check]`: rebuild (or check) `third_party/nice-plug`,
 //!   the published nice-plug crate plus `third_party/nice-plug.patch`.
 
 mod bundle;
+mod host_deps;
 mod ort_lib;
+mod summary;
 mod tasks;
+mod tee;
 mod vendor_patch;
+mod venv;
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -35,9 +47,20 @@ commands:
       Set up, then generate a bass line under assets/example/guitar.wav and
       split assets/example/mix.wav with the default model (out/demo/).
   test
-      Set up, run every test of the workspace, then build the bundles (debug)
-      and test the VST3 bundle in dawdreamer and pedalboard
-      (python3 -m pytest tests/vst3; pip install -r tests/vst3/requirements.txt).
+      Set up what the tests need, then run them all and print a summary.
+      Setup: the ONNX Runtime library; missing system packages installed with
+      apt-get as root or with passwordless sudo (Xvfb and Mesa's software
+      OpenGL for the editor test, Ardour 7 for the Ardour session test; where
+      that cannot be done, one message says what to run and those tests are
+      skipped); the packages of tests/vst3/requirements.txt in target/venv
+      (made on first use, made again when that file changes).
+      Tests: cargo test --workspace, the bundles (debug), then the VST3 bundle
+      in dawdreamer, pedalboard and a headless Ardour session (the venv's
+      python -m pytest tests/vst3 tests/ardour). Ends with passed / failed /
+      skipped per suite and a total line; fails if any suite failed.
+      Quick run: GMSDI_SKIP_GUI=1 leaves out the editor test,
+      GMSDI_SKIP_ARDOUR=1 the Ardour session test. GMSDI_ARDOUR_REQUIRED=1
+      makes the Ardour test fail where it would skip (CI).
   bundle [--release] [other cargo build options]
       Set up, then build the plugin and write target/bundled/gmsdi-plugin.vst3
       and target/bundled/gmsdi-plugin-clap/gmsdi-plugin.clap (gmsdi-plugin.clap
@@ -149,6 +172,12 @@ fn workspace_root() -> Result<PathBuf, String> {
         .find(|d| is_workspace_root(d))
         .map(Path::to_path_buf)
         .ok_or_else(|| "cannot find the workspace root (a Cargo.toml with [workspace])".into())
+}
+
+/// The build folder: `$CARGO_TARGET_DIR` (relative to the workspace root),
+/// else `target/` in the workspace root.
+fn target_dir(root: &Path) -> PathBuf {
+    std::env::var_os("CARGO_TARGET_DIR").map_or_else(|| root.join("target"), |t| root.join(t))
 }
 
 fn is_workspace_root(dir: &Path) -> bool {

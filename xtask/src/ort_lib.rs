@@ -254,7 +254,7 @@ fn fetch_wheel(wheels_dir: &Path, wheel: &PinnedWheel) -> Result<PathBuf, String
 
 /// The Python interpreter to run pip with: `$XTASK_PYTHON`, else `python3`
 /// (`python` on Windows).
-fn python() -> String {
+pub fn python() -> String {
     std::env::var("XTASK_PYTHON").unwrap_or_else(|_| if cfg!(windows) { "python" } else { "python3" }.to_string())
 }
 

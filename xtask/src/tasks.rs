@@ -1,8 +1,14 @@
 //! `demo` and `test`: the two commands of the README, each one step for a
-//! newcomer (the ONNX Runtime library is fetched first when missing).
+//! newcomer (the ONNX Runtime library is fetched first when missing; `test`
+//! also sets up what its tests need, see [`test`]).
 
 use std::path::Path;
 use std::process::Command;
+use std::time::Instant;
+
+use crate::host_deps::{self, Apt, Switches};
+use crate::summary::{self, Status, Suite, Summary};
+use crate::{tee, venv};
 
 /// Example audio shipped in the repository.
 const EXAMPLE_DIR: &str = "assets/example";
@@ -46,24 +52,145 @@ pub fn demo(root: &Path, lib: &Path) -> Result<(), String> {
 /// `GMSDI_ARDOUR_REQUIRED=1`).
 const HOST_TESTS: [&str; 2] = ["tests/vst3", "tests/ardour"];
 
-/// All tests of the workspace, then the VST3 bundle (debug build) tested in
-/// real hosts by `python3 -m pytest tests/vst3 tests/ardour` (needs the
-/// packages of `tests/vst3/requirements.txt`). Any pytest exit code but 0
-/// fails, including 5 (no tests collected); a missing bundle fails instead
-/// of skipping.
+/// The editor test (tests/tests/clap_gui.rs), by its full name: left out of
+/// `cargo test` when the editor test is skipped.
+const GUI_TEST: &str = "editor_shows_an_accompaniment_job_from_idle_to_done";
+
+/// The README's test command. First the setup: missing system packages
+/// (Xvfb and Mesa for the editor test, Ardour 7 for the Ardour session
+/// test) installed with apt-get where this user may (else one message says
+/// what to run and the tests skip), and the host tests' Python packages in
+/// `<target>/venv`. Then all tests of the workspace, the bundles (debug),
+/// and the VST3 bundle tested in real hosts by the venv's
+/// `python -m pytest tests/vst3 tests/ardour`; every suite runs even when
+/// one before it failed, and a summary ends the output.
+///
+/// Switches: `GMSDI_SKIP_GUI=1` leaves out the editor test,
+/// `GMSDI_SKIP_ARDOUR=1` the Ardour session test; `GMSDI_ARDOUR_REQUIRED=1`
+/// makes the Ardour test fail where it would skip. Any pytest exit code but
+/// 0 fails, including 5 (no tests collected); a missing bundle fails
+/// instead of skipping.
 pub fn test(root: &Path, lib: &Path) -> Result<(), String> {
-    run(root, "cargo", &["test", "--workspace"], &[("GMSDI_ORT_LIB", lib)])?;
-    crate::bundle::bundle(root, lib, &[])?;
-    let target = std::env::var_os("CARGO_TARGET_DIR").map_or_else(|| root.join("target"), |t| root.join(t));
+    let switches = Switches::from_env();
+    if switches.skip_ardour && switches.ardour_required {
+        return Err("GMSDI_SKIP_ARDOUR=1 and GMSDI_ARDOUR_REQUIRED=1 contradict each other: unset one".into());
+    }
+    let target = crate::target_dir(root);
+    let mut apt = Apt::detect();
+    let prepared = host_deps::prepare(&mut apt, switches);
+    let python = venv::ensure(root, &target, &mut apt)?;
+    if let Some(message) = &prepared.message {
+        eprintln!("{message}");
+    }
+
+    let mut summary = Summary::default();
+    let mut cargo = Command::new("cargo");
+    cargo.args(["test", "--workspace", "--no-fail-fast"]).current_dir(root).env("GMSDI_ORT_LIB", lib);
+    if let Some(why) = &prepared.gui_skip {
+        cargo.env("GMSDI_SKIP_GUI", "1").args(["--", "--exact", "--skip", GUI_TEST]);
+        summary.skips.push(format!("clap_gui::{GUI_TEST} (the editor test): {why}"));
+    }
+    let (suite, ignored) = cargo_tests(cargo);
+    summary.suites.push(suite);
+    summary.skips.extend(ignored);
+
+    let start = Instant::now();
+    let bundled = crate::bundle::bundle(root, lib, &[]);
+    summary.suites.push(Suite {
+        name: "bundle (debug)".into(),
+        status: bundled.as_ref().map_or_else(|e| Status::Failed(e.clone()), |()| Status::Passed),
+        counts: None,
+        seconds: start.elapsed().as_secs_f64(),
+        parts: Vec::new(),
+    });
+
     let vst3 = target.join("bundled").join("gmsdi-plugin.vst3");
-    let env = [
-        ("GMSDI_VST3_BUNDLE", vst3.as_path()),
-        ("GMSDI_VST3_REQUIRED", Path::new("1")),
-        ("PYTHONDONTWRITEBYTECODE", Path::new("1")),
-    ];
-    let mut args = vec!["-m", "pytest"];
-    args.extend(HOST_TESTS);
-    args.extend(["-q", "-rs", "-p", "no:cacheprovider"]);
-    run(root, "python3", &args, &env)
-        .map_err(|e| format!("{e}\n(the host tests need `python3 -m pip install -r tests/vst3/requirements.txt`)"))
+    let (suite, skipped) = if bundled.is_ok() {
+        let mut pytest = Command::new(&python);
+        pytest
+            .args(["-m", "pytest"])
+            .args(HOST_TESTS)
+            .args(["-q", "-rs", "-p", "no:cacheprovider"])
+            .current_dir(root)
+            .env("GMSDI_VST3_BUNDLE", &vst3)
+            .env("GMSDI_VST3_REQUIRED", "1")
+            .env("PYTHONDONTWRITEBYTECODE", "1")
+            .env("PYTHONUNBUFFERED", "1");
+        host_tests(pytest)
+    } else {
+        let suite = Suite {
+            name: host_tests_name(),
+            status: Status::NotRun("the bundle failed".into()),
+            counts: None,
+            seconds: 0.0,
+            parts: Vec::new(),
+        };
+        (suite, Vec::new())
+    };
+    summary.suites.push(suite);
+    summary.skips.extend(skipped);
+
+    println!("\n{}", summary.render());
+    if summary.passed() {
+        Ok(())
+    } else {
+        let failed: Vec<&str> =
+            summary.suites.iter().filter(|s| s.status != Status::Passed).map(|s| s.name.as_str()).collect();
+        Err(format!("tests failed: {}", failed.join(", ")))
+    }
+}
+
+/// Runs `cargo test`, teed; its suite (one part per test binary) and its
+/// ignored tests.
+fn cargo_tests(cmd: Command) -> (Suite, Vec<String>) {
+    let name = "cargo test --workspace".to_string();
+    eprintln!("xtask: {name}");
+    let start = Instant::now();
+    let (status, output) = match tee::run(cmd) {
+        Ok(result) => result,
+        Err(e) => {
+            let suite = Suite { name, status: Status::Failed(e), counts: None, seconds: 0.0, parts: Vec::new() };
+            return (suite, Vec::new());
+        }
+    };
+    let output = summary::strip_ansi(&output);
+    let parts = summary::parse_cargo_test(&output);
+    let mut counts = summary::Counts::default();
+    parts.iter().for_each(|p| counts.add(p.counts));
+    let status = if status.success() { Status::Passed } else { Status::Failed(status.to_string()) };
+    let ignored = parts.iter().flat_map(|p| p.ignored.iter().cloned()).collect();
+    let suite = Suite { name, status, counts: Some(counts), seconds: start.elapsed().as_secs_f64(), parts };
+    (suite, ignored)
+}
+
+fn host_tests_name() -> String {
+    format!("host tests (pytest {})", HOST_TESTS.join(" "))
+}
+
+/// Runs pytest, teed; its suite and its skip reasons.
+fn host_tests(cmd: Command) -> (Suite, Vec<String>) {
+    let name = host_tests_name();
+    eprintln!("xtask: {name}");
+    let start = Instant::now();
+    let (status, output) = match tee::run(cmd) {
+        Ok(result) => result,
+        Err(e) => {
+            let suite = Suite { name, status: Status::Failed(e), counts: None, seconds: 0.0, parts: Vec::new() };
+            return (suite, Vec::new());
+        }
+    };
+    let output = summary::strip_ansi(&output);
+    let status = match status.code() {
+        Some(0) => Status::Passed,
+        Some(5) => Status::Failed("pytest collected no tests (exit code 5)".into()),
+        _ => Status::Failed(status.to_string()),
+    };
+    let suite = Suite {
+        name,
+        status,
+        counts: summary::parse_pytest(&output),
+        seconds: start.elapsed().as_secs_f64(),
+        parts: Vec::new(),
+    };
+    (suite, summary::pytest_skips(&output))
 }
