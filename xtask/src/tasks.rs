@@ -3,7 +3,7 @@
 //! also sets up what its tests need, see [`test`]).
 
 use std::path::Path;
-use std::process::Command;
+use std::process::{Command, ExitStatus};
 use std::time::Instant;
 
 use crate::host_deps::{self, Apt, Switches};
@@ -140,20 +140,32 @@ pub fn test(root: &Path, lib: &Path) -> Result<(), String> {
     }
 }
 
+/// Runs one suite's command teed, announced by `name`: its exit status, its
+/// output without colour codes and when it started; or, when it cannot
+/// start, the suite as failed.
+fn run_suite(name: &str, cmd: Command) -> Result<(ExitStatus, String, Instant), Suite> {
+    eprintln!("xtask: {name}");
+    let start = Instant::now();
+    match tee::run(cmd) {
+        Ok((status, output)) => Ok((status, summary::strip_ansi(&output), start)),
+        Err(e) => Err(Suite {
+            name: name.to_string(),
+            status: Status::Failed(e),
+            counts: None,
+            seconds: 0.0,
+            parts: Vec::new(),
+        }),
+    }
+}
+
 /// Runs `cargo test`, teed; its suite (one part per test binary) and its
 /// ignored tests.
 fn cargo_tests(cmd: Command) -> (Suite, Vec<String>) {
     let name = "cargo test --workspace".to_string();
-    eprintln!("xtask: {name}");
-    let start = Instant::now();
-    let (status, output) = match tee::run(cmd) {
-        Ok(result) => result,
-        Err(e) => {
-            let suite = Suite { name, status: Status::Failed(e), counts: None, seconds: 0.0, parts: Vec::new() };
-            return (suite, Vec::new());
-        }
+    let (status, output, start) = match run_suite(&name, cmd) {
+        Ok(run) => run,
+        Err(suite) => return (suite, Vec::new()),
     };
-    let output = summary::strip_ansi(&output);
     let parts = summary::parse_cargo_test(&output);
     let mut counts = summary::Counts::default();
     parts.iter().for_each(|p| counts.add(p.counts));
@@ -170,16 +182,10 @@ fn host_tests_name() -> String {
 /// Runs pytest, teed; its suite and its skip reasons.
 fn host_tests(cmd: Command) -> (Suite, Vec<String>) {
     let name = host_tests_name();
-    eprintln!("xtask: {name}");
-    let start = Instant::now();
-    let (status, output) = match tee::run(cmd) {
-        Ok(result) => result,
-        Err(e) => {
-            let suite = Suite { name, status: Status::Failed(e), counts: None, seconds: 0.0, parts: Vec::new() };
-            return (suite, Vec::new());
-        }
+    let (status, output, start) = match run_suite(&name, cmd) {
+        Ok(run) => run,
+        Err(suite) => return (suite, Vec::new()),
     };
-    let output = summary::strip_ansi(&output);
     let status = match status.code() {
         Some(0) => Status::Passed,
         Some(5) => Status::Failed("pytest collected no tests (exit code 5)".into()),
