@@ -181,3 +181,27 @@ impl Settings {
         })
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::sampler::Sampler;
+
+    fn fixture() -> Manifest {
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../models/fixtures/gaussian");
+        Manifest::load(&dir).expect("the fixture model's manifest")
+    }
+
+    #[test]
+    fn every_sampler_name_resolves_to_that_sampler() {
+        let manifest = fixture();
+        for name in Sampler::NAMES {
+            let o = Overrides { sampler: Some(name.into()), ..Overrides::default() };
+            let s = Settings::resolve(TaskKind::Separate, &manifest, &o).unwrap();
+            assert_eq!(s.sampler.name(), name);
+        }
+        let o = Overrides { sampler: Some("heun".into()), ..Overrides::default() };
+        let err = Settings::resolve(TaskKind::Separate, &manifest, &o).unwrap_err().to_string();
+        assert!(err.contains("\"heun\"") && Sampler::NAMES.iter().all(|n| err.contains(n)), "{err}");
+    }
+}
