@@ -113,6 +113,14 @@ fn s(p: &Path) -> &str {
     p.to_str().unwrap()
 }
 
+/// `gmsdi --json separate MIX --stems bass,drums --out OUT --steps 4 EXTRA…`,
+/// which must succeed; its JSON summary.
+fn separate_bass_drums(mix: &Path, out: &Path, extra: &[&str]) -> Value {
+    let mut cmd = gmsdi();
+    cmd.args(["--json", "separate", s(mix), "--stems", "bass,drums", "--out", s(out), "--steps", "4"]).args(extra);
+    ok_json(&run(&mut cmd))
+}
+
 // ------------------------------------------------------------------ happy paths
 
 #[test]
@@ -122,17 +130,7 @@ fn separate_stereo_44k_keeps_rate_channels_and_length() {
     let frames = 44_100 + 37;
     write_i16(&mix, 44_100, &[test_channel(44_100, frames, 1), test_channel(44_100, frames, 2)]);
     let out = dir.path().join("out");
-    let summary = ok_json(&run(gmsdi().args([
-        "--json",
-        "separate",
-        s(&mix),
-        "--stems",
-        "bass,drums",
-        "--out",
-        s(&out),
-        "--steps",
-        "4",
-    ])));
+    let summary = separate_bass_drums(&mix, &out, &[]);
     assert_eq!(summary["task"], "separate");
     assert_eq!(summary["model"], "gaussian-fixture");
     let list = outputs(&summary);
@@ -158,19 +156,7 @@ fn wiener_stems_null_against_the_full_band_stereo_mix() {
     let mix = [test_channel(44_100, frames, 3), test_channel(44_100, frames, 4)];
     write_f32(&mix_path, 44_100, &mix);
     let out = dir.path().join("out");
-    let summary = ok_json(&run(gmsdi().args([
-        "--json",
-        "separate",
-        s(&mix_path),
-        "--stems",
-        "bass,drums",
-        "--out",
-        s(&out),
-        "--steps",
-        "4",
-        "--wiener",
-        "true",
-    ])));
+    let summary = separate_bass_drums(&mix_path, &out, &["--wiener", "true"]);
     let stems: Vec<Vec<Vec<f32>>> = outputs(&summary)
         .iter()
         .zip(["bass", "drums"])
