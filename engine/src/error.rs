@@ -30,6 +30,9 @@ pub enum EngineError {
         /// What is wrong with it.
         message: String,
     },
+    /// A setting was refused (unknown, wrong type or out of range).
+    #[error(transparent)]
+    Setting(#[from] crate::settings::SettingError),
     /// The request itself is invalid (unknown stem, bad setting, empty audio, ...).
     #[error("{0}")]
     Input(String),

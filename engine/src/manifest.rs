@@ -8,6 +8,7 @@ use serde::Deserialize;
 use sha2::{Digest, Sha256};
 
 use crate::error::{EngineError, Result};
+use crate::settings::{Overrides, TaskKind, Value};
 
 /// The only format this engine reads.
 pub const FORMAT: &str = "gmsdi-model/1";
@@ -23,48 +24,23 @@ pub struct StemPrompts {
     pub negative: String,
 }
 
-/// Default settings a model may carry for one task; all optional.
-#[derive(Clone, Debug, Default, Deserialize, PartialEq)]
-#[serde(deny_unknown_fields)]
-pub struct TaskDefaults {
-    /// Sampler steps.
-    pub steps: Option<usize>,
-    /// Classifier-free guidance scale.
-    pub w: Option<f32>,
-    /// Euler churn.
-    pub s_churn: Option<f32>,
-    /// Euler resamples per step.
-    pub resamples: Option<usize>,
-    /// Likelihood width relative to σ (γ = gamma·σ); null means ∞.
-    pub gamma: Option<f32>,
-    /// Separation method: separator, extractor or ensemble.
-    pub method: Option<String>,
-    /// Constrained stem of the separator.
-    pub constrained: Option<String>,
-    /// Sampler name: adpm2, euler or dpmpp2m.
-    pub sampler: Option<String>,
-    /// Whether the stems' negative prompts are used for guidance.
-    pub negative_prompts: Option<bool>,
-    /// Whether separation results go through the Wiener post-filter.
-    pub wiener: Option<bool>,
-}
-
-/// Defaults per task.
+/// Defaults per task, in the settings vocabulary ([`crate::settings::SETTINGS`]);
+/// an unknown setting or a refused value breaks the contract.
 #[derive(Clone, Debug, Default, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields)]
 pub struct Defaults {
     /// `gmsdi separate`.
     #[serde(default)]
-    pub separate: TaskDefaults,
+    pub separate: Overrides,
     /// `gmsdi extract`.
     #[serde(default)]
-    pub extract: TaskDefaults,
+    pub extract: Overrides,
     /// `gmsdi accompany`.
     #[serde(default)]
-    pub accompany: TaskDefaults,
+    pub accompany: Overrides,
     /// `gmsdi generate`.
     #[serde(default)]
-    pub generate: TaskDefaults,
+    pub generate: Overrides,
 }
 
 /// A parsed and checked `model.json`.
@@ -185,7 +161,7 @@ impl Manifest {
             ("accompany", &self.defaults.accompany),
             ("generate", &self.defaults.generate),
         ] {
-            if let Some(stem) = &d.constrained {
+            if let Some(Value::Name(stem)) = d.get("constrained") {
                 rule(
                     self.stems.contains_key(stem),
                     &format!("`defaults.{task}.constrained` names unknown stem \"{stem}\""),
@@ -234,14 +210,13 @@ impl Manifest {
         })
     }
 
-    /// Defaults of one task by its name.
-    pub fn task_defaults(&self, task: &str) -> TaskDefaults {
-        match task {
-            "separate" => self.defaults.separate.clone(),
-            "extract" => self.defaults.extract.clone(),
-            "accompany" => self.defaults.accompany.clone(),
-            "generate" => self.defaults.generate.clone(),
-            _ => TaskDefaults::default(),
+    /// The model's defaults for one kind of task.
+    pub fn task_defaults(&self, kind: TaskKind) -> &Overrides {
+        match kind {
+            TaskKind::Separate => &self.defaults.separate,
+            TaskKind::Extract => &self.defaults.extract,
+            TaskKind::Accompany => &self.defaults.accompany,
+            TaskKind::Generate => &self.defaults.generate,
         }
     }
 }

@@ -428,11 +428,29 @@ fn bad_requests_are_clear_errors() {
     let o = run(gmsdi().args(["generate", "--stems", "bass", "--seconds=-1", "--out", s(&out), "--steps", "2"]));
     assert_fails(&o, &out, &["positive number of seconds"]);
     let o = run(gmsdi().args(["generate", "--stems", "bass", "--seconds", "1", "--out", s(&out), "--steps", "1"]));
-    assert_fails(&o, &out, &["steps must be at least 2"]);
+    assert_fails(&o, &out, &["--steps: Steps must be a whole number from 2 to 10000, got 1"]);
     let o = run(gmsdi().args(["--provider", "tpu", "generate", "--stems", "bass", "--seconds", "1", "--out", s(&out)]));
     assert_fails(&o, &out, &["unknown execution provider", "tpu"]);
     let o = run(gmsdi().args(["accompany", "--source", "guitar", "--generate", "bass", "--out", s(&out)]));
     assert_fails(&o, &out, &["--source", "NAME=VALUE"]);
+}
+
+#[test]
+fn a_setting_out_of_range_is_refused_with_the_engine_s_message() {
+    let dir = tmp();
+    let guitar = dir.path().join("guitar.wav");
+    write_i16(&guitar, 8000, &[test_channel(8000, 4000, 1)]);
+    let out = dir.path().join("out");
+    let source = format!("guitar={}", s(&guitar));
+    let o = run(gmsdi()
+        .args(["accompany", "--source", &source, "--generate", "bass", "--out", s(&out)])
+        .args(["--gamma-sources", "0"]));
+    let why = gmsdi_engine::settings::spec("gamma_sources").unwrap().parse("0").unwrap_err().to_string();
+    assert_fails(&o, &out, &[&format!("--gamma-sources: {why}")]);
+    let o = run(gmsdi()
+        .args(["accompany", "--source", &source, "--generate", "bass", "--out", s(&out)])
+        .args(["--sampler", "heun"]));
+    assert_fails(&o, &out, &["--sampler: Sampler must be one of adpm2, euler, dpmpp2m, got \"heun\""]);
 }
 
 // ------------------------------------------------------------------ output folder

@@ -304,7 +304,10 @@ fn manifest_disagrees_with_the_graphs() {
 fn unknown_key_in_defaults() {
     let c = Copy::new();
     c.edit(|v| v["defaults"] = json!({"separate": {"steps": 10, "stepz": 4}}));
-    c.refused("model.json", &["unknown field `stepz`"]);
+    c.refused("model.json", &["unknown setting \"stepz\"; known settings: steps, w,"]);
+    let c = Copy::new();
+    c.edit(|v| v["defaults"] = json!({"accompany": {"gamma": 0}}));
+    c.refused("model.json", &["γ (sources) must be a number above 0"]);
     let c = Copy::new();
     c.edit(|v| v["defaults"] = json!({"separation": {"steps": 10}}));
     c.refused("model.json", &["unknown field `separation`"]);

@@ -21,7 +21,8 @@ pub fn key(job: &Job, model_dir: &Path, start: i64) -> String {
         h.update((s.len() as u64).to_le_bytes());
         h.update(s.as_bytes());
     };
-    text(&format!("{:?} {:?} {:?} {start}", job.overrides, job.prompts, job.negatives));
+    text(&job.overrides.cache_key());
+    text(&serde_json::to_string(&(&job.prompts, &job.negatives, start)).unwrap_or_default());
     text(&std::fs::read_to_string(model_dir.join("model.json")).unwrap_or_default());
     match &job.task {
         Task::Separate { mix, stems } | Task::Extract { mix, stems } => {
@@ -93,7 +94,7 @@ mod tests {
         assert_ne!(base, key(&job(2.0), model, 0));
         assert_ne!(base, key(&job(1.0), model, 1));
         let mut other = job(1.0);
-        other.overrides.steps = Some(3);
+        other.overrides.set("steps", gmsdi_engine::settings::Value::Count(3)).unwrap();
         assert_ne!(base, key(&other, model, 0));
     }
 

@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use gmsdi_engine::manifest::{Manifest, StemPrompts};
-use gmsdi_engine::settings::{Overrides, Settings, TaskKind};
+use gmsdi_engine::settings::{default_value, Overrides, TaskKind, Value};
 
 /// The model as the editor presents it.
 #[derive(Clone, Debug)]
@@ -17,8 +17,8 @@ pub struct ModelInfo {
     pub dir: PathBuf,
     /// Stems in the model's order, with their default prompts.
     pub stems: Vec<(String, StemPrompts)>,
-    /// The settings each task uses when the user overrides nothing, by task name.
-    pub defaults: BTreeMap<&'static str, Settings>,
+    /// The model's own default settings, by task name.
+    pub defaults: BTreeMap<&'static str, Overrides>,
     /// The execution provider in use, once the model has been loaded for a job.
     pub provider: Option<String>,
 }
@@ -27,11 +27,7 @@ impl ModelInfo {
     /// Reads the model folder's `model.json`.
     pub fn read(dir: &Path) -> Result<ModelInfo, String> {
         let manifest = Manifest::load(dir).map_err(|e| e.to_string())?;
-        let kinds = [TaskKind::Accompany, TaskKind::Separate, TaskKind::Extract, TaskKind::Generate];
-        let defaults = kinds
-            .into_iter()
-            .filter_map(|k| Settings::resolve(k, &manifest, &Overrides::default()).ok().map(|s| (k.name(), s)))
-            .collect();
+        let defaults = TaskKind::ALL.into_iter().map(|k| (k.name(), manifest.task_defaults(k).clone())).collect();
         Ok(ModelInfo {
             name: manifest.name.clone(),
             dir: dir.to_path_buf(),
@@ -39,6 +35,12 @@ impl ModelInfo {
             defaults,
             provider: None,
         })
+    }
+
+    /// The value `key` takes for a task when the user sets nothing.
+    pub fn default_value(&self, kind: TaskKind, key: &str) -> Option<Value> {
+        let none = Overrides::default();
+        default_value(kind, self.defaults.get(kind.name()).unwrap_or(&none), key)
     }
 
     /// The model's default prompt of `stem` (the stem's name for free text).

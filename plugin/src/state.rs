@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use gmsdi_engine::settings::{Method, Overrides};
+use gmsdi_engine::settings::StoredSettings;
 use nice_plug::params::persist::PersistentField;
 use parking_lot::RwLock;
 use serde::{Deserialize, Serialize};
@@ -34,8 +34,11 @@ pub struct PersistedState {
     pub negatives: BTreeMap<String, String>,
     /// Length of a total generation when nothing is captured, in seconds.
     pub generate_seconds: f64,
-    /// Settings that replace the model's defaults.
-    pub settings: JobSettings,
+    /// Settings that replace the model's defaults (the engine's vocabulary;
+    /// entries this version refuses are kept and shown, not used).
+    pub settings: StoredSettings,
+    /// Execution provider: "cpu", "cuda" or "directml" (`None` = CPU).
+    pub provider: Option<String>,
     /// The current result clips, in aux-output order.
     pub results: Vec<Clip>,
     /// Folder for result files; `None` = `GMSDI_OUTPUT_DIR` or the per-user default.
@@ -59,7 +62,8 @@ impl Default for PersistedState {
             prompts: BTreeMap::new(),
             negatives: BTreeMap::new(),
             generate_seconds: 8.0,
-            settings: JobSettings::default(),
+            settings: StoredSettings::default(),
+            provider: None,
             results: Vec::new(),
             output_dir: None,
             model_dir: None,
@@ -93,59 +97,11 @@ pub struct HistoryEntry {
     /// What it was asked for, in words (stems, sources).
     pub summary: String,
     /// The user's overrides it ran with (the rest were the model's defaults).
-    pub settings: JobSettings,
+    pub settings: StoredSettings,
     /// Every setting it ran with, in words (model, steps, w, sampler, γ, seed, ...).
     pub resolved: String,
     /// The files it wrote.
     pub results: Vec<Clip>,
-}
-
-/// The job settings a user may override (see the engine's `Overrides`).
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
-#[serde(default)]
-pub struct JobSettings {
-    /// Sampler steps.
-    pub steps: Option<usize>,
-    /// Guidance scale w.
-    pub w: Option<f32>,
-    /// Random seed.
-    pub seed: Option<u64>,
-    /// Sampler: "adpm2" or "euler".
-    pub sampler: Option<String>,
-    /// Euler churn.
-    pub s_churn: Option<f32>,
-    /// Whether the stems' negative prompts guide the job.
-    pub negative_prompts: Option<bool>,
-    /// Relative γ of the sources (γ = c·σ).
-    pub gamma: Option<f32>,
-    /// Separation method: "separator", "extractor" or "ensemble".
-    pub method: Option<String>,
-    /// Constrained stem of the separator.
-    pub constrained: Option<String>,
-    /// Whether separation results go through the Wiener post-filter.
-    pub wiener: Option<bool>,
-    /// Execution provider: "cpu", "cuda" or "directml" (`None` = CPU).
-    pub provider: Option<String>,
-}
-
-impl JobSettings {
-    /// The engine's overrides for these settings; an unknown method name is an error.
-    pub fn overrides(&self) -> Result<Overrides, String> {
-        let method = self.method.as_deref().map(str::parse::<Method>).transpose().map_err(|e| e.to_string())?;
-        Ok(Overrides {
-            steps: self.steps,
-            w: self.w,
-            seed: self.seed,
-            sampler: self.sampler.clone(),
-            s_churn: self.s_churn,
-            negative_prompts: self.negative_prompts,
-            gamma_sources: self.gamma.map(Some),
-            method,
-            constrained: self.constrained.clone(),
-            wiener: self.wiener,
-            ..Overrides::default()
-        })
-    }
 }
 
 /// The persisted state behind a lock, with a counter of host loads so the
@@ -173,9 +129,20 @@ impl SharedState {
     }
 }
 
+impl PersistedState {
+    /// Moves what older versions stored elsewhere: the provider used to be
+    /// one of the job settings.
+    fn migrate(mut self) -> Self {
+        if let Some(serde_json::Value::String(provider)) = self.settings.take_refused("provider") {
+            self.provider.get_or_insert(provider);
+        }
+        self
+    }
+}
+
 impl<'a> PersistentField<'a, PersistedState> for SharedState {
     fn set(&self, new_value: PersistedState) {
-        *self.state.write() = new_value;
+        *self.state.write() = new_value.migrate();
         self.loads.fetch_add(1, Ordering::AcqRel);
     }
 
@@ -197,6 +164,21 @@ mod tests {
         assert_eq!(s.stems, ["drums"]);
         assert_eq!(s.labels[0], "guitar");
         assert!(serde_json::from_str::<PersistedState>(r#"{"labels": 3"#).is_err());
+    }
+
+    #[test]
+    fn a_refused_setting_loses_nothing_else_and_the_provider_moves_out() {
+        let text = r#"{"labels": ["bass", "", ""], "settings": {"steps": 8, "gamma": 0, "provider": "cuda"}}"#;
+        let shared = SharedState::default();
+        shared.set(serde_json::from_str(text).unwrap());
+        let state = shared.snapshot();
+        assert_eq!((state.labels[0].as_str(), state.provider.as_deref()), ("bass", Some("cuda")));
+        assert_eq!(state.settings.overrides.cache_key(), "steps=8");
+        let refused: Vec<String> = state.settings.refusals().iter().map(|(_, e)| e.to_string()).collect();
+        let expected = gmsdi_engine::settings::spec("gamma").unwrap().parse("0").unwrap_err().to_string();
+        assert_eq!(refused, [expected], "the same message as the CLI's and the editor's");
+        let saved = serde_json::to_value(&state).unwrap();
+        assert_eq!(saved["settings"], serde_json::json!({"steps": 8, "gamma": 0}), "kept for a later version");
     }
 
     #[test]

@@ -52,7 +52,10 @@ pub fn build(
         },
     };
     let mut job = Job::new(task);
-    job.overrides = state.settings.overrides()?;
+    job.overrides = state.settings.overrides.clone();
+    for (_, why) in state.settings.refusals() {
+        warnings.push(format!("a saved setting is not used, the default applies: {why}"));
+    }
     job.prompts = state.prompts.clone();
     job.negatives = state.negatives.clone();
     Ok((job, region))
@@ -157,10 +160,8 @@ mod tests {
         let guitar = store_with(1, 0.1, 0, 500);
         let (job, _) = build(TaskChoice::Accompany, &guitar, &state, &[], &mut warnings).unwrap();
         assert!(matches!(job.task, Task::Accompany { ref sources, .. } if sources[0].label == "guitar"));
-        let bad = PersistedState {
-            settings: crate::state::JobSettings { method: Some("magic".into()), ..Default::default() },
-            ..state
-        };
-        assert!(build(TaskChoice::Accompany, &guitar, &bad, &[], &mut warnings).unwrap_err().contains("magic"));
+        let bad = PersistedState { settings: serde_json::from_str(r#"{"method": "magic"}"#).unwrap(), ..state };
+        build(TaskChoice::Accompany, &guitar, &bad, &[], &mut warnings).unwrap();
+        assert!(warnings.iter().any(|w| w.contains("\"magic\"") && w.contains("the default applies")), "{warnings:?}");
     }
 }

@@ -15,7 +15,6 @@ use gmsdi_engine::job::{self, Job, Task};
 use gmsdi_engine::network::Model;
 use gmsdi_engine::progress::Tracker;
 use gmsdi_engine::runtime::{Provider, RuntimeOptions};
-use gmsdi_engine::sampler::Sampler;
 use gmsdi_engine::settings::Settings;
 use parking_lot::Mutex;
 
@@ -211,7 +210,7 @@ impl Thread {
     /// Re-reads the model's description when the state names another
     /// model folder or provider (or at the first poll).
     fn refresh_model_info(&mut self) {
-        let wanted = self.shared.params.state.map(|s| (s.model_dir.clone(), s.settings.provider.clone()));
+        let wanted = self.shared.params.state.map(|s| (s.model_dir.clone(), s.provider.clone()));
         if self.info_for.as_ref() == Some(&wanted) {
             return;
         }
@@ -224,7 +223,7 @@ impl Thread {
     fn model(&mut self, state: &PersistedState) -> Result<&mut Model, String> {
         let dir = Self::model_dir(state.model_dir.clone())?;
         let provider: Provider =
-            state.settings.provider.as_deref().unwrap_or("cpu").parse().map_err(|e: EngineError| e.to_string())?;
+            state.provider.as_deref().unwrap_or("cpu").parse().map_err(|e: EngineError| e.to_string())?;
         if self.model.as_ref().is_some_and(|(m, p)| m.dir != dir || *p != provider) {
             self.model = None;
         }
@@ -390,27 +389,7 @@ fn summary(job: &Job) -> String {
 
 /// Every setting a job ran with, in words, so that it can be reproduced.
 fn resolved_text(s: &Settings, model: &str) -> String {
-    let sampler = match s.sampler {
-        Sampler::Euler { s_churn, resamples } => format!("euler (churn {s_churn}, resamples {resamples})"),
-        other => other.name().to_string(),
-    };
-    let gamma = |g: Option<f32>| g.map_or("inf".to_string(), |g| g.to_string());
-    format!(
-        "model {model}, steps {}, w {}, {sampler}, rho {}, gamma sources {} mix {}, alpha {}, beta {}, method {:?}{}, \
-         negative prompts {}, Wiener filter {}, seed {}",
-        s.steps,
-        s.w,
-        s.rho,
-        gamma(s.gamma_sources),
-        gamma(s.gamma_mix),
-        s.alpha,
-        s.beta,
-        s.method,
-        s.constrained.as_ref().map_or(String::new(), |c| format!(" (constrained {c})")),
-        if s.negative_prompts { "on" } else { "off" },
-        if s.wiener { "on" } else { "off" },
-        s.seed
-    )
+    format!("model {model}, {s}")
 }
 
 /// Milliseconds since the Unix epoch (file names).

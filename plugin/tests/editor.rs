@@ -13,11 +13,11 @@ use std::time::{Duration, Instant};
 
 use egui_kittest::kittest::Queryable;
 use egui_kittest::Harness;
+use gmsdi_engine::settings::Value;
 use gmsdi_plugin::capture::CaptureStore;
 use gmsdi_plugin::editor::view::View;
 use gmsdi_plugin::params::{GmsdiParams, TaskChoice};
 use gmsdi_plugin::playback;
-use gmsdi_plugin::state::JobSettings;
 use gmsdi_plugin::status::Code;
 use gmsdi_plugin::worker::{Shared, Worker};
 use nice_plug::context::gui::GuiContextInner;
@@ -69,7 +69,7 @@ fn instance(out: &std::path::Path) -> Arc<Shared> {
     shared.params.state.update(|s| {
         s.model_dir = Some(fixture_model());
         s.output_dir = Some(out.to_path_buf());
-        s.settings = JobSettings { steps: Some(400), ..JobSettings::default() };
+        s.settings.set("steps", Value::Count(400)).unwrap();
     });
     let store = CaptureStore::new(RATE, 4 * RATE as usize).unwrap();
     let [mut left, mut right] = guitar(2 * RATE as usize);
@@ -151,7 +151,7 @@ fn a_user_generates_a_bass_line_from_the_window() {
     assert!(shared.params.state.snapshot().results.is_empty());
 
     // Done: a quick job writes the bass clip and lists it.
-    shared.params.state.update(|s| s.settings.steps = Some(4));
+    shared.params.state.update(|s| s.settings.set("steps", Value::Count(4)).unwrap());
     harness.step();
     generate_button(&harness).click();
     step_until(&mut harness, "the result row", |h| shows(h, "plays on Result 1"));
@@ -162,7 +162,7 @@ fn a_user_generates_a_bass_line_from_the_window() {
     assert_eq!(state.results[0].start, i64::from(RATE), "the clip sits where the capture started");
     let made_by = &state.history[0].resolved;
     assert!(made_by.starts_with("model gaussian-fixture, steps 4, w ") && made_by.contains("seed "), "{made_by}");
-    for text in ["bass", "Copy path", "Open folder", "Mute", "Solo", "Job history (1)", "steps 4"] {
+    for text in ["bass", "Copy path", "Open folder", "Mute", "Solo", "Job history (1)", "Steps 4"] {
         assert!(shows(&harness, text), "done window lacks \"{text}\"");
     }
 }
@@ -171,7 +171,7 @@ fn a_user_generates_a_bass_line_from_the_window() {
 fn a_user_splits_a_mix_from_the_window() {
     let out = tempfile::tempdir().unwrap();
     let shared = instance(out.path());
-    shared.params.state.update(|s| s.settings.steps = Some(4));
+    shared.params.state.update(|s| s.settings.set("steps", Value::Count(4)).unwrap());
     // The mix on the main input (the instance's guitar is on Source 1 only).
     let capture = shared.capture.lock().clone().unwrap();
     let [mut left, mut right] = guitar(2 * RATE as usize);

@@ -12,6 +12,7 @@ use std::time::{Duration, Instant};
 use gmsdi_engine::audio::{read_wav, Audio};
 use gmsdi_engine::job::{self, Job, Source, Task};
 use gmsdi_engine::progress::Tracker;
+use gmsdi_engine::settings::Value;
 use gmsdi_tests::clap_host::{plugin_library, Instance, Transport};
 use gmsdi_tests::{fixture_dir, load_fixture};
 
@@ -374,7 +375,7 @@ fn capture_generate_play_and_restore_in_sync() {
         sources: vec![Source { label: "guitar".into(), audio: Audio { rate: 44100, channels: source.clone() } }],
         generate: vec![vec!["bass".into()]],
     });
-    job.overrides.steps = Some(STEPS as usize);
+    job.overrides.set("steps", Value::Count(STEPS as usize)).unwrap();
     let mut tracker = Tracker::new(1, Arc::new(AtomicBool::new(false)), Box::new(|_| {}));
     let direct = job::run(&mut model, &job, &mut tracker).unwrap();
     let diff =

@@ -10,6 +10,7 @@ use gmsdi_engine::job::{self, Job, Source, Task};
 use gmsdi_engine::network::Model;
 use gmsdi_engine::progress::Tracker;
 use gmsdi_engine::runtime::RuntimeOptions;
+use gmsdi_engine::settings::Value;
 use gmsdi_tests::repo;
 
 fn load() -> Model {
@@ -25,7 +26,7 @@ fn example(name: &str, seconds: f64) -> Audio {
 
 fn run(model: &mut Model, task: Task) -> job::JobOutput {
     let mut job = Job::new(task);
-    job.overrides.steps = Some(3);
+    job.overrides.set("steps", Value::Count(3)).unwrap();
     let mut tracker = Tracker::new(1, Arc::new(AtomicBool::new(false)), Box::new(|_| {}));
     job::run(model, &job, &mut tracker).unwrap()
 }

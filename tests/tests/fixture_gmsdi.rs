@@ -10,7 +10,7 @@ use gmsdi_engine::manifest::Manifest;
 use gmsdi_engine::metrics::si_sdr;
 use gmsdi_engine::network::{Denoiser, Model};
 use gmsdi_engine::progress::Tracker;
-use gmsdi_engine::settings::Method;
+use gmsdi_engine::settings::{Method, Value};
 use gmsdi_engine::{EngineError, Result};
 use gmsdi_tests::{load_fixture, rng, Spectra};
 
@@ -76,11 +76,11 @@ fn separator_and_extractor_come_within_1_db_of_exact_posterior_sampling() {
         ];
         for (method, resamples, scores) in runs {
             let mut job = Job::new(Task::Separate { mix: mono(y.clone()), stems: stems() });
-            job.overrides.method = Some(method);
-            job.overrides.resamples = Some(resamples);
-            job.overrides.w = Some(0.0);
-            job.overrides.steps = Some(60);
-            job.overrides.seed = Some(track);
+            job.overrides.set("method", Value::Name(method.name().into())).unwrap();
+            job.overrides.set("resamples", Value::Count(resamples)).unwrap();
+            job.overrides.set("w", Value::Number(0.0)).unwrap();
+            job.overrides.set("steps", Value::Count(60)).unwrap();
+            job.overrides.set("seed", Value::Seed(track)).unwrap();
             let out = run(&mut model, &job);
             for (k, (name, audio)) in out.stems.iter().enumerate() {
                 assert_eq!(name, STEMS[k]);
@@ -126,11 +126,11 @@ fn wiener_post_filter_lies_between_the_samples_and_the_posterior_mean() {
         }
         for (wiener, scores) in [(false, &mut raw), (true, &mut filtered)] {
             let mut job = Job::new(Task::Separate { mix: mono(y.clone()), stems: stems() });
-            job.overrides.method = Some(Method::Extractor);
-            job.overrides.w = Some(0.0);
-            job.overrides.steps = Some(40);
-            job.overrides.seed = Some(track);
-            job.overrides.wiener = Some(wiener);
+            job.overrides.set("method", Value::Name(Method::Extractor.name().into())).unwrap();
+            job.overrides.set("w", Value::Number(0.0)).unwrap();
+            job.overrides.set("steps", Value::Count(40)).unwrap();
+            job.overrides.set("seed", Value::Seed(track)).unwrap();
+            job.overrides.set("wiener", Value::Switch(wiener)).unwrap();
             let out = run(&mut model, &job);
             assert_eq!(out.settings.wiener, wiener);
             for (k, (_, audio)) in out.stems.iter().enumerate() {
@@ -162,8 +162,8 @@ fn total_generation_draws_each_stem_from_its_own_spectrum() {
             rate: RATE,
             channels: 1,
         });
-        job.overrides.w = Some(0.0);
-        job.overrides.steps = Some(steps);
+        job.overrides.set("w", Value::Number(0.0)).unwrap();
+        job.overrides.set("steps", Value::Count(steps)).unwrap();
         let out = run(&mut model, &job);
         assert_eq!(out.stems.len(), 5);
         for (k, (name, audio)) in out.stems.iter().take(4).enumerate() {
@@ -198,9 +198,9 @@ fn a_negative_prompt_steers_single_stem_generation_away() {
     let mut share_in_bass_band = |negative: bool| {
         let mut job =
             Job::new(Task::Generate { stems: vec![vec!["guitar".into()]], seconds: 1.0, rate: RATE, channels: 1 });
-        job.overrides.w = Some(3.0);
-        job.overrides.steps = Some(30);
-        job.overrides.negative_prompts = Some(negative);
+        job.overrides.set("w", Value::Number(3.0)).unwrap();
+        job.overrides.set("steps", Value::Count(30)).unwrap();
+        job.overrides.set("negative_prompts", Value::Switch(negative)).unwrap();
         job.negatives.insert("guitar".into(), "bass".into());
         let x = run(&mut model, &job).stems[0].1.channels[0].clone();
         let power = gmsdi_tests::power_spectrum(&x);
@@ -221,8 +221,8 @@ fn accompaniment_generates_the_asked_stem_aligned_with_the_source() {
         sources: vec![Source { label: "guitar".into(), audio: mono(guitar.clone()) }],
         generate: vec![vec!["bass".into()]],
     });
-    job.overrides.w = Some(0.0);
-    job.overrides.steps = Some(40);
+    job.overrides.set("w", Value::Number(0.0)).unwrap();
+    job.overrides.set("steps", Value::Count(40)).unwrap();
     let out = run(&mut model, &job);
     let (name, bass) = &out.stems[0];
     assert_eq!(name, "bass");
@@ -239,8 +239,8 @@ fn long_generation_has_no_seams_at_window_boundaries() {
     let spectra = Spectra::load();
     let mut model = load_fixture();
     let mut job = Job::new(Task::Generate { stems: vec![vec!["drums".into()]], seconds: 3.0, rate: RATE, channels: 1 });
-    job.overrides.w = Some(0.0);
-    job.overrides.steps = Some(30);
+    job.overrides.set("w", Value::Number(0.0)).unwrap();
+    job.overrides.set("steps", Value::Count(30)).unwrap();
     let out = run(&mut model, &job);
     let x = &out.stems[0].1.channels[0];
     assert_eq!(classify(&spectra, x), "drums");
@@ -266,12 +266,12 @@ fn same_seed_same_output_other_seed_other_output() {
         })
         .collect();
     let mut job = Job::new(Task::Separate { mix: mono(y), stems: vec!["bass".into(), "drums".into()] });
-    job.overrides.steps = Some(10);
-    job.overrides.seed = Some(3);
+    job.overrides.set("steps", Value::Count(10)).unwrap();
+    job.overrides.set("seed", Value::Seed(3)).unwrap();
     let a = run(&mut model, &job).stems;
     let b = run(&mut model, &job).stems;
     assert_eq!(a[0].1, b[0].1);
-    job.overrides.seed = Some(4);
+    job.overrides.set("seed", Value::Seed(4)).unwrap();
     assert_ne!(a[0].1, run(&mut model, &job).stems[0].1);
 }
 
@@ -287,8 +287,8 @@ fn stereo_44k_mix_comes_back_stereo_44k_and_separated() {
         (0..truth[0].frames()).map(|i| 0.5 * truth[0].channels[0][i] + truth[1].channels[0][i]).collect();
     let mix = Audio { rate: 44100, channels: vec![left.clone(), right.clone()] };
     let mut job = Job::new(Task::Separate { mix, stems: vec!["bass".into(), "drums".into()] });
-    job.overrides.steps = Some(30);
-    job.overrides.w = Some(0.0);
+    job.overrides.set("steps", Value::Count(30)).unwrap();
+    job.overrides.set("w", Value::Number(0.0)).unwrap();
     let out = run(&mut model, &job);
     for (_, a) in &out.stems {
         assert_eq!((a.rate, a.channel_count(), a.frames()), (44100, 2, 44100));
@@ -339,8 +339,8 @@ fn every_evaluation_is_one_batch_of_all_rows() {
         rate: RATE,
         channels: 1,
     });
-    job.overrides.steps = Some(6);
-    job.overrides.w = Some(3.0);
+    job.overrides.set("steps", Value::Count(6)).unwrap();
+    job.overrides.set("w", Value::Number(3.0)).unwrap();
     let out = run(&mut model, &job);
     assert_eq!(out.evaluations, 10, "ADPM2 with 6 levels: 2·5 evaluations");
     assert_eq!(model.calls, vec![10; 10], "each evaluation: 2·(K+1) rows in one call");

@@ -8,7 +8,9 @@ use egui::{Color32, RichText, Ui};
 
 use super::view::Frame;
 use super::waveform::{self, Look};
-use crate::state::{HistoryEntry, JobSettings};
+use gmsdi_engine::settings::{spec, StoredSettings};
+
+use crate::state::HistoryEntry;
 use crate::RESULT_OUTPUTS;
 
 /// Waveform colour of the results.
@@ -155,32 +157,9 @@ fn describe(entry: &HistoryEntry) -> String {
 }
 
 /// The user's overrides in words ("model defaults" when none).
-pub fn settings_text(s: &JobSettings) -> String {
-    let mut parts = Vec::new();
-    if let Some(v) = s.steps {
-        parts.push(format!("steps {v}"));
-    }
-    if let Some(v) = s.w {
-        parts.push(format!("w {v}"));
-    }
-    if let Some(v) = s.gamma {
-        parts.push(format!("γ {v}"));
-    }
-    if let Some(v) = s.seed {
-        parts.push(format!("seed {v}"));
-    }
-    for (name, v) in
-        [("sampler", &s.sampler), ("method", &s.method), ("constrained", &s.constrained), ("on", &s.provider)]
-    {
-        if let Some(v) = v {
-            parts.push(format!("{name} {v}"));
-        }
-    }
-    for (name, v) in [("negative prompts", s.negative_prompts), ("Wiener filter", s.wiener)] {
-        if let Some(v) = v {
-            parts.push(format!("{name} {}", if v { "on" } else { "off" }));
-        }
-    }
+pub fn settings_text(s: &StoredSettings) -> String {
+    let parts: Vec<String> =
+        s.overrides.iter().map(|(key, v)| format!("{} {v}", spec(key).map_or(key, |s| s.label))).collect();
     if parts.is_empty() {
         "model defaults".into()
     } else {

@@ -4,13 +4,13 @@
 use std::collections::BTreeMap;
 
 use egui::{Id, RichText, Ui};
-use gmsdi_engine::settings::Settings;
+use gmsdi_engine::settings::{Kind, Spec, StoredSettings, TaskKind, Value, SETTINGS};
 use nice_plug::prelude::Enum;
 
+use super::action_bar::RED;
 use super::view::Frame;
 use crate::model_info::ModelInfo;
 use crate::params::{Monitor, TaskChoice};
-use crate::state::JobSettings;
 
 /// Draws the panel.
 pub fn show(ui: &mut Ui, frame: &mut Frame) {
@@ -32,9 +32,8 @@ pub fn show(ui: &mut Ui, frame: &mut Frame) {
     ui.label(RichText::new(describe(choice)).weak());
     let Ok(model) = frame.model.clone() else { return };
     stems(ui, frame, &model, choice);
-    let defaults = model.defaults.get(choice.name()).cloned();
     egui::CollapsingHeader::new("Settings").default_open(true).show(ui, |ui| {
-        settings(ui, frame, choice, &model, defaults.as_ref());
+        settings(ui, frame, choice, &model);
     });
 }
 
@@ -104,136 +103,148 @@ fn prompt_field(ui: &mut Ui, width: f32, label: Id, map: &mut BTreeMap<String, S
     }
 }
 
-/// The settings grid.
-fn settings(ui: &mut Ui, frame: &mut Frame, choice: TaskChoice, model: &ModelInfo, defaults: Option<&Settings>) {
-    let params = &frame.shared.params;
-    let s = &mut frame.state.settings;
+/// The settings: a row per setting of the engine's vocabulary that matters
+/// for the task (the advanced ones folded away), the plugin's own rows,
+/// and any saved setting that was refused.
+fn settings(ui: &mut Ui, frame: &mut Frame, choice: TaskChoice, model: &ModelInfo) {
+    let kind = choice.kind();
+    let specs: Vec<&Spec> = SETTINGS.iter().filter(|s| s.tasks.contains(&kind)).collect();
     egui::Grid::new("settings").num_columns(2).show(ui, |ui| {
-        let steps_default = defaults.map_or(50, |d| d.steps);
-        let label = row_label(ui, "Steps", "Sampler steps: more is slower and usually cleaner");
-        let mut steps = s.steps.unwrap_or(steps_default);
-        if ui.add(egui::DragValue::new(&mut steps).range(2..=10_000)).labelled_by(label).changed() {
-            s.steps = Some(steps);
+        for spec in specs.iter().filter(|s| !s.advanced) {
+            setting_row(ui, frame, model, kind, spec);
         }
-        ui.end_row();
-
-        let label = row_label(ui, "Guidance w", "How strongly the prompts steer the result (0 = off)");
-        let mut w = s.w.unwrap_or(defaults.map_or(3.0, |d| d.w));
-        if ui.add(egui::DragValue::new(&mut w).range(0.0..=30.0).speed(0.1)).labelled_by(label).changed() {
-            s.w = Some(w);
-        }
-        ui.end_row();
-
-        let label = row_label(ui, "γ (sources)", "Noise of the known sources relative to σ: 0 trusts them exactly");
-        let mut gamma = s.gamma.unwrap_or(defaults.and_then(|d| d.gamma_sources).unwrap_or(0.0));
-        if ui.add(egui::DragValue::new(&mut gamma).range(0.0..=10.0).speed(0.01)).labelled_by(label).changed() {
-            s.gamma = Some(gamma);
-        }
-        ui.end_row();
-
-        let label = row_label(ui, "Seed", "Same seed, same input and settings: the same result");
-        ui.horizontal(|ui| {
-            let mut seed = s.seed.unwrap_or(defaults.map_or(0, |d| d.seed));
-            if ui.add(egui::DragValue::new(&mut seed)).labelled_by(label).changed() {
-                s.seed = Some(seed);
-            }
-            if ui.button("Random").on_hover_text("A new random seed").clicked() {
-                s.seed = Some(random_seed());
+        plugin_rows(ui, frame, choice);
+    });
+    egui::CollapsingHeader::new("Advanced").default_open(false).show(ui, |ui| {
+        egui::Grid::new("advanced").num_columns(2).show(ui, |ui| {
+            for spec in specs.iter().filter(|s| s.advanced) {
+                setting_row(ui, frame, model, kind, spec);
             }
         });
-        ui.end_row();
-
-        let label = row_label(
-            ui,
-            "Sampler",
-            "ADPM2 for generation; Euler with churn or the deterministic DPM-Solver++(2M) for separation",
-        );
-        let current = s.sampler.clone().unwrap_or_else(|| defaults.map_or("adpm2", |d| d.sampler.name()).into());
-        choose(ui, label, "sampler", &current, &gmsdi_engine::sampler::Sampler::NAMES, |v| s.sampler = Some(v.into()));
-        ui.end_row();
-
-        if choice == TaskChoice::Separate {
-            let label = row_label(
-                ui,
-                "Method",
-                "Separator: stems add up to the mix. Extractor: each stem on its own. Ensemble: both",
-            );
-            let current = s.method.clone().unwrap_or_else(|| method_name(defaults));
-            choose(ui, label, "method", &current, &["separator", "extractor", "ensemble"], |v| {
-                s.method = Some(v.into())
-            });
-            ui.end_row();
-            let label = row_label(ui, "Constrained stem", "The separator's stem that takes whatever the others leave");
-            let stems: Vec<&str> = model.stems.iter().map(|(n, _)| n.as_str()).collect();
-            let current =
-                s.constrained.clone().or(defaults.and_then(|d| d.constrained.clone())).unwrap_or_else(|| "auto".into());
-            choose(ui, label, "constrained", &current, &stems, |v| s.constrained = Some(v.into()));
-            ui.end_row();
-        }
-        if choice == TaskChoice::Generate {
-            let label =
-                row_label(ui, "Length (s)", "Used when nothing is captured; otherwise the captured region's length");
-            ui.add(egui::DragValue::new(&mut frame.state.generate_seconds).range(1.0..=600.0).speed(0.5))
-                .labelled_by(label);
-            ui.end_row();
-        }
-
-        if matches!(choice, TaskChoice::Separate | TaskChoice::Extract) {
-            let label = row_label(
-                ui,
-                "Wiener filter",
-                "Split the mix by each stem's estimated power: less hiss, the stems add up to the whole mix, and the model hears a stereo mix once (its mid), so it runs twice as fast",
-            );
-            let mut wiener = s.wiener.unwrap_or(defaults.is_some_and(|d| d.wiener));
-            if ui.checkbox(&mut wiener, "").labelled_by(label).changed() {
-                s.wiener = Some(wiener);
-            }
-            ui.end_row();
-        }
-
-        let label = row_label(ui, "Negative prompts", "Steer away from each stem's negative prompt");
-        let mut negative = s.negative_prompts.unwrap_or(defaults.is_some_and(|d| d.negative_prompts));
-        if ui.checkbox(&mut negative, "").labelled_by(label).changed() {
-            s.negative_prompts = Some(negative);
-        }
-        ui.end_row();
-
-        let label =
-            row_label(ui, "Runs on", "Execution provider; falls back to the CPU with a warning if it cannot start");
-        let current = s.provider.clone().unwrap_or_else(|| "cpu".into());
-        choose(ui, label, "provider", &current, &["cpu", "cuda", "directml"], |v| s.provider = Some(v.into()));
-        ui.end_row();
-
-        let label = row_label(ui, "Monitor", "What the main output plays");
-        let monitor = params.monitor.value();
-        let combo = egui::ComboBox::from_id_salt("monitor")
-            .selected_text(Monitor::variants()[monitor.to_index()])
-            .show_ui(ui, |ui| {
-                for (i, name) in Monitor::variants().iter().enumerate() {
-                    if ui.selectable_label(monitor.to_index() == i, *name).clicked() {
-                        frame.setter.begin_set_parameter(&params.monitor);
-                        frame.setter.set_parameter(&params.monitor, Monitor::from_index(i));
-                        frame.setter.end_set_parameter(&params.monitor);
-                    }
-                }
-            });
-        combo.response.labelled_by(label);
-        ui.end_row();
     });
+    for (key, why) in frame.state.settings.refusals() {
+        ui.horizontal_wrapped(|ui| {
+            ui.colored_label(RED, format!("Saved setting not used (the default applies): {why}"));
+            if ui.small_button("Remove").clicked() {
+                frame.state.settings.clear(&key);
+            }
+        });
+    }
     if ui.button("Reset to the model's defaults").clicked() {
-        frame.state.settings =
-            JobSettings { provider: frame.state.settings.provider.clone(), ..JobSettings::default() };
+        frame.state.settings = StoredSettings::default();
     }
 }
 
-/// The default method's name.
-fn method_name(defaults: Option<&Settings>) -> String {
-    match defaults.map(|d| d.method) {
-        Some(gmsdi_engine::settings::Method::Extractor) => "extractor",
-        Some(gmsdi_engine::settings::Method::Ensemble) => "ensemble",
-        _ => "separator",
+/// The editor's way to change a setting: the engine's check and message.
+pub fn apply(settings: &mut StoredSettings, key: &str, value: Value) -> Result<(), String> {
+    settings.set(key, value).map_err(|e| e.to_string())
+}
+
+/// One setting: label, widget showing the override or the default, and
+/// the refusal of the last edit, if any.
+fn setting_row(ui: &mut Ui, frame: &mut Frame, model: &ModelInfo, kind: TaskKind, spec: &Spec) {
+    let label = row_label(ui, spec.label, spec.doc);
+    let current = frame.state.settings.overrides.get(spec.key).cloned().or_else(|| model.default_value(kind, spec.key));
+    let refusal = label.with("refused");
+    ui.horizontal(|ui| {
+        if let Some(value) = widget(ui, label, spec, current, model) {
+            match apply(&mut frame.state.settings, spec.key, value) {
+                Ok(()) => ui.data_mut(|d| d.remove::<String>(refusal)),
+                Err(why) => ui.data_mut(|d| {
+                    d.insert_temp(refusal, why);
+                }),
+            }
+        }
+        if let Some(why) = ui.data(|d| d.get_temp::<String>(refusal)) {
+            ui.colored_label(RED, why);
+        }
+    });
+    ui.end_row();
+}
+
+/// The widget of a setting's kind showing `current`; the new value when the user changed it.
+fn widget(ui: &mut Ui, label: Id, spec: &Spec, current: Option<Value>, model: &ModelInfo) -> Option<Value> {
+    let edited = |r: egui::Response| r.labelled_by(label).changed();
+    match (spec.kind, current) {
+        (Kind::Count { min, max }, current) => {
+            let mut n = if let Some(Value::Count(n)) = current { n } else { min };
+            edited(ui.add(egui::DragValue::new(&mut n).range(min..=max))).then_some(Value::Count(n))
+        }
+        (Kind::Number { min, max }, current) => {
+            let mut x = if let Some(Value::Number(x)) = current { x } else { min };
+            let speed = f64::from((max - min) / 500.0).max(0.01);
+            edited(ui.add(egui::DragValue::new(&mut x).range(min..=max).speed(speed))).then_some(Value::Number(x))
+        }
+        (Kind::Width { max }, current) => {
+            let width = if let Some(Value::Width(w)) = current { w } else { None };
+            let (mut infinite, mut x) = (width.is_none(), width.unwrap_or(1.0));
+            let mut changed = None;
+            if ui.checkbox(&mut infinite, "∞").on_hover_text("No constraint").changed() {
+                changed = Some(Value::Width((!infinite).then_some(x)));
+            }
+            if !infinite && edited(ui.add(egui::DragValue::new(&mut x).range(0.0..=max).speed(0.01))) {
+                changed = Some(Value::Width(Some(x)));
+            }
+            changed
+        }
+        (Kind::Switch, current) => {
+            let mut on = matches!(current, Some(Value::Switch(true)));
+            edited(ui.checkbox(&mut on, "")).then_some(Value::Switch(on))
+        }
+        (Kind::Choice(names), current) => {
+            let current = if let Some(Value::Name(name)) = current { name } else { String::new() };
+            choose(ui, label, spec.key, &current, names).map(|v| Value::Name(v.into()))
+        }
+        (Kind::Stem, current) => {
+            let current = if let Some(Value::Name(name)) = current { name } else { "auto".into() };
+            let stems: Vec<&str> = model.stems.iter().map(|(n, _)| n.as_str()).collect();
+            choose(ui, label, spec.key, &current, &stems).map(|v| Value::Name(v.into()))
+        }
+        (Kind::Seed, current) => {
+            let mut seed = if let Some(Value::Seed(n)) = current { n } else { 0 };
+            let mut changed = edited(ui.add(egui::DragValue::new(&mut seed)));
+            if ui.button("Random").on_hover_text("A new random seed").clicked() {
+                (seed, changed) = (random_seed(), true);
+            }
+            changed.then_some(Value::Seed(seed))
+        }
     }
-    .into()
+}
+
+/// The plugin's own rows: length of a total generation, provider, monitor.
+fn plugin_rows(ui: &mut Ui, frame: &mut Frame, choice: TaskChoice) {
+    let params = &frame.shared.params;
+    if choice == TaskChoice::Generate {
+        let label =
+            row_label(ui, "Length (s)", "Used when nothing is captured; otherwise the captured region's length");
+        ui.add(egui::DragValue::new(&mut frame.state.generate_seconds).range(1.0..=600.0).speed(0.5))
+            .labelled_by(label);
+        ui.end_row();
+    }
+
+    let label = row_label(ui, "Runs on", "Execution provider; falls back to the CPU with a warning if it cannot start");
+    let current = frame.state.provider.clone().unwrap_or_else(|| "cpu".into());
+    if let Some(v) = choose(ui, label, "provider", &current, &["cpu", "cuda", "directml"]) {
+        frame.state.provider = Some(v.into());
+    }
+    ui.end_row();
+
+    let label = row_label(ui, "Monitor", "What the main output plays");
+    let monitor = params.monitor.value();
+    let combo = egui::ComboBox::from_id_salt("monitor").selected_text(Monitor::variants()[monitor.to_index()]).show_ui(
+        ui,
+        |ui| {
+            for (i, name) in Monitor::variants().iter().enumerate() {
+                if ui.selectable_label(monitor.to_index() == i, *name).clicked() {
+                    frame.setter.begin_set_parameter(&params.monitor);
+                    frame.setter.set_parameter(&params.monitor, Monitor::from_index(i));
+                    frame.setter.end_set_parameter(&params.monitor);
+                }
+            }
+        },
+    );
+    combo.response.labelled_by(label);
+    ui.end_row();
 }
 
 /// A settings row's label with its tooltip; its id labels the row's widget.
@@ -241,8 +252,8 @@ fn row_label(ui: &mut Ui, text: &str, tip: &str) -> Id {
     ui.label(text).on_hover_text(tip).id
 }
 
-/// A combo box over `options` showing `current`; calls `set` on a change.
-fn choose(ui: &mut Ui, label: Id, id: &str, current: &str, options: &[&str], set: impl FnOnce(&str)) {
+/// A combo box over `options` showing `current`; the option picked, if another.
+fn choose<'o>(ui: &mut Ui, label: Id, id: &str, current: &str, options: &[&'o str]) -> Option<&'o str> {
     let mut picked = None;
     let combo = egui::ComboBox::from_id_salt(id).selected_text(current).show_ui(ui, |ui| {
         for option in options {
@@ -252,13 +263,27 @@ fn choose(ui: &mut Ui, label: Id, id: &str, current: &str, options: &[&str], set
         }
     });
     combo.response.labelled_by(label);
-    if let Some(option) = picked.filter(|o| *o != current) {
-        set(option);
-    }
+    picked.filter(|o| *o != current)
 }
 
 /// A seed from the clock (a dice roll, not cryptography).
 fn random_seed() -> u64 {
     let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_nanos());
     (nanos as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15) >> 16
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_editor_refuses_what_the_engine_refuses_with_its_message() {
+        let mut stored = StoredSettings::default();
+        let why = apply(&mut stored, "gamma_sources", Value::Width(Some(0.0))).unwrap_err();
+        let cli = gmsdi_engine::settings::spec("gamma_sources").unwrap().parse("0").unwrap_err().to_string();
+        assert_eq!(why, cli);
+        assert_eq!(stored, StoredSettings::default(), "nothing stored");
+        apply(&mut stored, "gamma_sources", Value::Width(Some(0.5))).unwrap();
+        assert_eq!(stored.overrides.get("gamma_sources"), Some(&Value::Width(Some(0.5))));
+    }
 }

@@ -172,7 +172,7 @@ fn header(ui: &mut Ui, frame: &Frame) {
             Ok(info) => {
                 ui.label(format!("Model: {}", info.name)).on_hover_text(info.dir.display().to_string());
                 let provider = info.provider.clone().unwrap_or_else(|| {
-                    let wanted = frame.state.settings.provider.clone().unwrap_or_else(|| "cpu".into());
+                    let wanted = frame.state.provider.clone().unwrap_or_else(|| "cpu".into());
                     format!("{} (when the model loads)", wanted.to_uppercase())
                 });
                 ui.label(format!("Runs on: {provider}"));
@@ -201,6 +201,7 @@ fn write_back(shared: &Shared, before: &PersistedState, after: &PersistedState) 
         s.negatives.clone_from(&after.negatives);
         s.generate_seconds = after.generate_seconds;
         s.settings.clone_from(&after.settings);
+        s.provider.clone_from(&after.provider);
         s.output_dir.clone_from(&after.output_dir);
         s.model_dir.clone_from(&after.model_dir);
         if after.results != before.results {

@@ -2,8 +2,8 @@
 
 use std::path::PathBuf;
 
-use clap::{Args, Parser, Subcommand};
-use gmsdi_engine::settings::{Method, Overrides};
+use clap::{Arg, ArgAction, ArgMatches, Args, FromArgMatches, Parser, Subcommand};
+use gmsdi_engine::settings::{Overrides, Spec, SETTINGS};
 
 /// GMSDI: generate and separate music stems with a text-conditioned diffusion model.
 #[derive(Parser, Debug)]
@@ -141,88 +141,75 @@ pub enum EvalCommand {
     },
 }
 
-/// Settings shared by every task.
-#[derive(Args, Debug, Clone, Default)]
+/// Settings shared by every task: one flag per setting of the engine's
+/// vocabulary ([`SETTINGS`], `--key-with-dashes VALUE`, checked by the
+/// setting itself), plus prompt overrides.
+#[derive(Debug, Clone, Default)]
 pub struct SettingArgs {
-    /// Separation method: separator, extractor or ensemble.
-    #[arg(long)]
-    pub method: Option<Method>,
-    /// Constrained stem of the separator.
-    #[arg(long)]
-    pub constrained: Option<String>,
-    /// Sampler steps.
-    #[arg(long)]
-    pub steps: Option<usize>,
-    /// Classifier-free guidance scale w.
-    #[arg(long)]
-    pub w: Option<f32>,
-    /// Random seed.
-    #[arg(long)]
-    pub seed: Option<u64>,
-    /// Sampler: adpm2, euler or dpmpp2m.
-    #[arg(long)]
-    pub sampler: Option<String>,
-    /// Euler churn.
-    #[arg(long)]
-    pub s_churn: Option<f32>,
-    /// Euler evaluations per step.
-    #[arg(long)]
-    pub resamples: Option<usize>,
-    /// γ of the sources relative to σ ("inf" for none).
-    #[arg(long)]
-    pub gamma_sources: Option<String>,
-    /// γ of the mixture relative to σ ("inf" for none).
-    #[arg(long)]
-    pub gamma_mix: Option<String>,
-    /// α: scale of the given sources (accompaniment).
-    #[arg(long)]
-    pub alpha: Option<f32>,
-    /// β: scale of the generated sources (accompaniment).
-    #[arg(long)]
-    pub beta: Option<f32>,
-    /// Use (true) or ignore (false) the stems' negative prompts.
-    #[arg(long)]
-    pub negative_prompts: Option<bool>,
-    /// Separation: split the mix by the stems' estimated power (true) or keep the raw samples (false).
-    #[arg(long)]
-    pub wiener: Option<bool>,
-    /// Prompt for a stem as STEM=TEXT; repeatable.
-    #[arg(long = "prompt")]
+    /// The settings given on the command line, by key, as typed.
+    pub given: Vec<(&'static str, String)>,
+    /// Prompt for a stem as STEM=TEXT.
     pub prompts: Vec<String>,
-    /// Negative prompt for a stem as STEM=TEXT ("" for none); repeatable.
-    #[arg(long = "negative")]
+    /// Negative prompt for a stem as STEM=TEXT.
     pub negatives: Vec<String>,
 }
 
-impl SettingArgs {
-    /// The settings as engine overrides.
-    pub fn overrides(&self) -> Result<Overrides, String> {
-        Ok(Overrides {
-            steps: self.steps,
-            w: self.w,
-            s_churn: self.s_churn,
-            resamples: self.resamples,
-            gamma_sources: self.gamma_sources.as_deref().map(parse_gamma).transpose()?,
-            gamma_mix: self.gamma_mix.as_deref().map(parse_gamma).transpose()?,
-            alpha: self.alpha,
-            beta: self.beta,
-            sampler: self.sampler.clone(),
-            method: self.method,
-            constrained: self.constrained.clone(),
-            negative_prompts: self.negative_prompts,
-            wiener: self.wiener,
-            seed: self.seed,
-        })
+/// The flag of a setting: its key with dashes.
+fn flag(spec: &Spec) -> String {
+    spec.key.replace('_', "-")
+}
+
+impl Args for SettingArgs {
+    fn augment_args(cmd: clap::Command) -> clap::Command {
+        let cmd = SETTINGS.iter().fold(cmd, |cmd, spec| {
+            cmd.arg(Arg::new(spec.key).long(flag(spec)).value_name(spec.key.to_uppercase()).help(format!(
+                "{} ({})",
+                spec.doc,
+                spec.rule()
+            )))
+        });
+        cmd.arg(
+            Arg::new("prompt")
+                .long("prompt")
+                .value_name("STEM=TEXT")
+                .action(ArgAction::Append)
+                .help("Prompt for a stem as STEM=TEXT; repeatable"),
+        )
+        .arg(
+            Arg::new("negative")
+                .long("negative")
+                .value_name("STEM=TEXT")
+                .action(ArgAction::Append)
+                .help("Negative prompt for a stem as STEM=TEXT (\"\" for none); repeatable"),
+        )
+    }
+
+    fn augment_args_for_update(cmd: clap::Command) -> clap::Command {
+        Self::augment_args(cmd)
     }
 }
 
-fn parse_gamma(s: &str) -> Result<Option<f32>, String> {
-    if matches!(s, "inf" | "infinity" | "∞") {
-        return Ok(None);
+impl SettingArgs {
+    /// The given settings, each checked by its declaration; a refusal names the flag.
+    pub fn overrides(&self) -> Result<Overrides, String> {
+        let mut overrides = Overrides::default();
+        for (key, text) in &self.given {
+            overrides.set_text(key, text).map_err(|e| format!("--{}: {e}", key.replace('_', "-")))?;
+        }
+        Ok(overrides)
     }
-    match s.parse::<f32>() {
-        Ok(v) if v > 0.0 && v.is_finite() => Ok(Some(v)),
-        _ => Err(format!("γ must be a positive number or \"inf\", got \"{s}\"")),
+}
+
+impl FromArgMatches for SettingArgs {
+    fn from_arg_matches(matches: &ArgMatches) -> Result<Self, clap::Error> {
+        let given = SETTINGS.iter().filter_map(|s| matches.get_one::<String>(s.key).map(|v| (s.key, v.clone())));
+        let texts = |id: &str| matches.get_many::<String>(id).map(|v| v.cloned().collect()).unwrap_or_default();
+        Ok(SettingArgs { given: given.collect(), prompts: texts("prompt"), negatives: texts("negative") })
+    }
+
+    fn update_from_arg_matches(&mut self, matches: &ArgMatches) -> Result<(), clap::Error> {
+        *self = Self::from_arg_matches(matches)?;
+        Ok(())
     }
 }
 

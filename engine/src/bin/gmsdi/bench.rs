@@ -10,7 +10,7 @@ use gmsdi_engine::job::{Job, Source, Task};
 use gmsdi_engine::network::{Denoiser, Model};
 use gmsdi_engine::runtime::RuntimeOptions;
 use gmsdi_engine::sampler::{noise, Rng};
-use gmsdi_engine::settings::Overrides;
+use gmsdi_engine::settings::{Overrides, SettingError, Value};
 use rand::SeedableRng;
 use serde_json::json;
 
@@ -21,15 +21,13 @@ use crate::run::{load_model, load_model_with_threads, run_with_progress, Failure
 /// with churn 20 at 20 steps, each channel of the mix as its own row (the
 /// Wiener filter off: it then ran per channel, at a cost next to nothing
 /// beside the network's), one ONNX Runtime thread.
-fn baseline_overrides() -> Overrides {
-    Overrides {
-        sampler: Some("euler".into()),
-        s_churn: Some(20.0),
-        resamples: Some(1),
-        steps: Some(20),
-        wiener: Some(false),
-        ..Overrides::default()
-    }
+fn baseline_overrides() -> Result<Overrides, SettingError> {
+    Overrides::default()
+        .with("sampler", Value::Name("euler".into()))?
+        .with("s_churn", Value::Number(20.0))?
+        .with("resamples", Value::Count(1))?
+        .with("steps", Value::Count(20))?
+        .with("wiener", Value::Switch(false))
 }
 
 /// Peak resident memory of this process so far, in MB (Linux; else `None`).
@@ -101,7 +99,10 @@ pub fn run(
     let seconds = mix.seconds();
     let mix_channels = mix.channel_count();
     let stems: Vec<String> = m.stems.keys().cloned().collect();
-    let defaults = Overrides { steps, ..Overrides::default() };
+    let mut defaults = Overrides::default();
+    if let Some(steps) = steps {
+        defaults.set("steps", Value::Count(steps)).map_err(|e| Failure::Error(format!("--steps: {e}")))?;
+    }
     let sep = time_job(&mut model, Task::Separate { mix: mix.clone(), stems: stems.clone() }, defaults.clone())?;
     let source = Source { label: stems[0].clone(), audio: mix.clone() };
     let acc = time_job(
@@ -112,7 +113,11 @@ pub fn run(
     let provider = model.provider.to_string();
     drop(model);
     let mut baseline_model = load_model_with_threads(cli, Some(1))?;
-    let baseline = time_job(&mut baseline_model, Task::Separate { mix, stems }, baseline_overrides())?;
+    let baseline = time_job(
+        &mut baseline_model,
+        Task::Separate { mix, stems },
+        baseline_overrides().map_err(|e| Failure::Error(e.to_string()))?,
+    )?;
     let speedup = baseline.as_secs_f64() / sep.as_secs_f64();
     let peak = peak_memory_mb();
     let cpu = std::fs::read_to_string("/proc/cpuinfo")

@@ -82,7 +82,7 @@ pub fn run(cli: &Cli, what: &EvalCommand) -> Result<(), Failure> {
         println!(
             "{}",
             json!({"task": "eval separation", "model": model.manifest.name, "tracks": tracks.len(),
-            "si_sdri_db": per_stem, "all_db": all, "windows": windows, "settings": format!("{:?}", settings)})
+            "si_sdri_db": per_stem, "all_db": all, "windows": windows, "settings": settings.overrides()?.cache_key()})
         );
     } else {
         println!("{:<10} SI-SDRi (dB)", "stem");

@@ -68,10 +68,10 @@ pub fn main(cli: Cli) -> Result<(), Failure> {
         _ => {}
     }
     let (task, settings, out) = task_of(&cli.command)?;
-    prepare_out_dir(out)?;
-    let mut model = load_model(&cli)?;
     let mut job = Job::new(task);
     apply_settings(&mut job, settings)?;
+    prepare_out_dir(out)?;
+    let mut model = load_model(&cli)?;
     let started = Instant::now();
     let output = run_with_progress(&mut model, &job, !cli.json)?;
     let written = write_outputs(out, &output)?;
@@ -90,7 +90,7 @@ pub fn main(cli: Cli) -> Result<(), Failure> {
             "provider": model.provider.to_string(),
             "outputs": outputs,
             "warnings": output.warnings,
-            "settings": format!("{:?}", output.settings),
+            "settings": output.settings.to_string(),
             "evaluations": output.evaluations,
             "wall_seconds": started.elapsed().as_secs_f64(),
         });
