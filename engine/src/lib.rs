@@ -9,6 +9,7 @@ pub mod gmsdi;
 pub mod job;
 pub mod manifest;
 pub mod metrics;
+pub mod model_folder;
 pub mod network;
 pub mod post_filter;
 pub mod progress;

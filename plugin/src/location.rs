@@ -3,8 +3,9 @@
 
 use std::path::PathBuf;
 
+use gmsdi_engine::model_folder;
 /// Environment variable naming a model folder.
-pub const MODEL_ENV: &str = "GMSDI_MODEL";
+pub use gmsdi_engine::model_folder::MODEL_ENV;
 /// Environment variable naming the output folder.
 pub const OUTPUT_ENV: &str = "GMSDI_OUTPUT_DIR";
 /// Name of the model folder shipped next to the plugin binary.
@@ -32,20 +33,14 @@ pub fn binary_dir() -> Option<PathBuf> {
     None
 }
 
-/// Model folders to try: only the state's when it names one; else the one
-/// shipped next to the binary (CLAP folder) or in the VST3 bundle's
-/// Resources, then `GMSDI_MODEL`.
+/// Model folders to try, by the engine's rule ([`model_folder`]): the
+/// state's, else `GMSDI_MODEL`'s, else the one shipped next to the binary
+/// (CLAP folder) or in the VST3 bundle's Resources.
 pub fn model_candidates(from_state: Option<PathBuf>) -> Vec<PathBuf> {
-    if let Some(dir) = from_state {
-        return vec![dir];
-    }
-    let mut out = Vec::new();
-    if let Some(dir) = binary_dir() {
-        out.push(dir.join(BUNDLED_MODEL));
-        out.push(dir.join("..").join("Resources").join(BUNDLED_MODEL));
-    }
-    out.extend(std::env::var_os(MODEL_ENV).map(PathBuf::from));
-    out
+    let shipped = binary_dir().map_or_else(Vec::new, |dir| {
+        vec![dir.join(BUNDLED_MODEL), dir.join("..").join("Resources").join(BUNDLED_MODEL)]
+    });
+    model_folder::candidates(from_state, shipped)
 }
 
 /// The output folder: the state's, `GMSDI_OUTPUT_DIR`, or `GMSDI` in the

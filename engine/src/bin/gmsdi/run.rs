@@ -57,16 +57,8 @@ pub fn load_model_with_threads(cli: &Cli, threads: Option<usize>) -> Result<Mode
     Ok(model)
 }
 
-/// Runs the command line.
-pub fn main(cli: Cli) -> Result<(), Failure> {
-    match &cli.command {
-        Command::Bench { seconds, steps, repeats, input } => {
-            return crate::bench::run(&cli, *seconds, *steps, *repeats, input.as_deref())
-        }
-        Command::Eval { what } => return crate::eval::run(&cli, what),
-        Command::Info => return info(&cli),
-        _ => {}
-    }
+/// Runs a task subcommand (separate, extract, accompany, generate).
+pub fn task(cli: &Cli) -> Result<(), Failure> {
     let (task, settings, out) = task_of(&cli.command)?;
     let mut job = Job::new(task);
     apply_settings(&mut job, settings)?;
@@ -127,7 +119,7 @@ fn task_of(cmd: &Command) -> Result<(Task, &SettingArgs, &Path), Failure> {
             let rate = rate.unwrap_or(0);
             (Task::Generate { stems: blocks, seconds: *seconds, rate, channels: *channels }, settings, out)
         }
-        _ => unreachable!("handled in main"),
+        _ => return Err(Failure::Error("not a task subcommand".into())),
     })
 }
 
@@ -195,7 +187,8 @@ fn write_outputs(out: &Path, output: &JobOutput) -> Result<Vec<PathBuf>, Failure
     Ok(written)
 }
 
-fn info(cli: &Cli) -> Result<(), Failure> {
+/// `gmsdi info`: the model's description as JSON.
+pub fn info(cli: &Cli) -> Result<(), Failure> {
     let model = load_model(cli)?;
     let m = &model.manifest;
     let stems: Vec<_> =
