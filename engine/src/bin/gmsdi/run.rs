@@ -63,7 +63,7 @@ pub fn task(cli: &Cli) -> Result<(), Failure> {
     let mut job = Job::new(task);
     apply_settings(&mut job, settings)?;
     prepare_out_dir(out)?;
-    let mut model = load_model(&cli)?;
+    let mut model = load_model(cli)?;
     let started = Instant::now();
     let output = run_with_progress(&mut model, &job, !cli.json)?;
     let written = write_outputs(out, &output)?;
