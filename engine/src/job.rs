@@ -7,14 +7,14 @@ use rand::SeedableRng;
 
 use crate::audio::Audio;
 use crate::chunk::{plan, Stitcher, Window};
+use crate::context::Context;
 use crate::error::{EngineError, Result};
-use crate::gmsdi::{Condition, Extractor, Generation, Guide, Prefix, Separator};
+use crate::gmsdi::{Condition, Extractor, Generation, Prefix, Separator};
 use crate::manifest::Manifest;
 use crate::network::Denoiser;
 use crate::post_filter::PostFilter;
 use crate::progress::Tracker;
 use crate::sampler::Rng;
-use crate::schedule::karras;
 use crate::settings::{Method, Overrides, Settings, TaskKind};
 
 /// A model the jobs can run on: a denoiser with a manifest and a text encoder.
@@ -157,13 +157,6 @@ pub fn block_name(block: &[String]) -> String {
     block.join("+")
 }
 
-struct Context<'a> {
-    model: &'a mut dyn TextDenoiser,
-    job: &'a Job,
-    settings: Settings,
-    warnings: Vec<String>,
-}
-
 /// Audio at the model's rate as network rows: `lanes × C` rows.
 struct Rows {
     rows: Vec<Vec<f32>>,
@@ -171,22 +164,18 @@ struct Rows {
 }
 
 impl Context<'_> {
-    fn m(&self) -> &Manifest {
-        self.model.manifest()
-    }
-
     fn check_stem(&self, stem: &str) -> Result<()> {
         if self.job.prompts.contains_key(stem) {
             return Ok(());
         }
-        self.m().stem(stem).map(|_| ())
+        self.manifest().stem(stem).map(|_| ())
     }
 
     fn prompt_of(&self, label: &str) -> String {
         if let Some(p) = self.job.prompts.get(label) {
             return p.clone();
         }
-        self.m().stems.get(label).map_or_else(|| label.to_string(), |s| s.prompt.clone())
+        self.manifest().stems.get(label).map_or_else(|| label.to_string(), |s| s.prompt.clone())
     }
 
     fn negative_of(&self, label: &str) -> String {
@@ -196,17 +185,17 @@ impl Context<'_> {
         if let Some(p) = self.job.negatives.get(label) {
             return p.clone();
         }
-        self.m().stems.get(label).map_or_else(String::new, |s| s.negative.clone())
+        self.manifest().stems.get(label).map_or_else(String::new, |s| s.negative.clone())
     }
 
     /// Joins labels into one prompt, model stems in the model's order first.
     fn joined_prompt(&self, labels: &[&str]) -> String {
-        let order: Vec<&String> = self.m().stems.keys().collect();
+        let order: Vec<&String> = self.manifest().stems.keys().collect();
         let mut sorted: Vec<&str> = labels.to_vec();
         sorted.sort_by_key(|l| order.iter().position(|s| s.as_str() == *l).unwrap_or(usize::MAX));
         sorted.dedup();
         let parts: Vec<String> = sorted.iter().map(|l| self.prompt_of(l)).collect();
-        parts.join(&self.m().label_separator)
+        parts.join(&self.manifest().label_separator)
     }
 
     /// Condition of a set of labels: joined prompt; negative only for one label.
@@ -216,18 +205,9 @@ impl Context<'_> {
         Ok(Condition { prompt: self.model.embed(&prompt)?, negative: self.model.embed(&negative)? })
     }
 
-    fn sigmas(&self) -> Vec<f32> {
-        let m = self.m();
-        karras(self.settings.steps, m.sigma_min, m.sigma_max, self.settings.rho)
-    }
-
-    fn evals_per_run(&self) -> usize {
-        self.settings.sampler.evaluations(self.settings.steps)
-    }
-
     /// Input gain towards the model's training level.
     fn gain_for(&mut self, rms: f32, what: &str) -> f32 {
-        match self.m().input_rms {
+        match self.manifest().input_rms {
             Some(_) if rms < 1e-6 => {
                 self.warnings.push(format!("{what} is silent"));
                 1.0
@@ -240,8 +220,8 @@ impl Context<'_> {
     /// Converts audio to model-rate rows; `per_channel_lanes` runs each
     /// input channel as its own lane under a mono model.
     fn to_rows(&self, audio: &Audio, per_channel_lanes: bool) -> Result<Rows> {
-        let c = self.m().channels;
-        let at_rate = audio.resampled(self.m().sample_rate)?;
+        let c = self.manifest().channels;
+        let at_rate = audio.resampled(self.manifest().sample_rate)?;
         if c == 1 && per_channel_lanes {
             let lanes = at_rate.channel_count();
             return Ok(Rows { rows: at_rate.channels, lanes });
@@ -259,17 +239,13 @@ impl Context<'_> {
         frames: usize,
         gain: f32,
     ) -> Result<Audio> {
-        let mut audio = Audio { rate: self.m().sample_rate, channels: rows }.with_channel_count(channels);
+        let mut audio = Audio { rate: self.manifest().sample_rate, channels: rows }.with_channel_count(channels);
         audio.scale(1.0 / gain);
         let mut out = audio.resampled(rate)?;
         for ch in &mut out.channels {
             ch.resize(frames, 0.0);
         }
         Ok(out)
-    }
-
-    fn guide<'g>(&'g mut self, tracker: &'g mut Tracker, lanes: usize, frames: usize) -> Guide<'g> {
-        Guide { net: &mut *self.model, tracker, w: self.settings.w, lanes, frames }
     }
 
     // ---------------------------------------------------------------- separation
@@ -299,7 +275,7 @@ impl Context<'_> {
         let rows = self.to_rows(mix, !self.settings.wiener)?;
         let gain = self.gain_for(mix.rms(), "the mix");
         let total = rows.rows[0].len();
-        let (window, multiple) = (self.m().window, self.m().length_multiple);
+        let (window, multiple) = (self.manifest().window, self.manifest().length_multiple);
         let overlap = window / 8;
         let windows = plan(total, window, overlap, multiple);
         tracker.set_total(windows.len() * plan_.runs() * self.evals_per_run());
@@ -319,7 +295,7 @@ impl Context<'_> {
             let filter = PostFilter {
                 mix,
                 estimates: &estimates,
-                model_rate: self.m().sample_rate,
+                model_rate: self.manifest().sample_rate,
                 gain,
                 residual: self.job.task.kind() == TaskKind::Extract,
             };
@@ -419,7 +395,7 @@ impl Context<'_> {
         if rows.iter().any(|r| r.rows[0].len() * 100 < total * 99) {
             self.warnings.push("the sources differ in length; shorter ones are padded with silence".into());
         }
-        let mut sum = Audio::silence(self.m().sample_rate, self.m().channels, total);
+        let mut sum = Audio::silence(self.manifest().sample_rate, self.manifest().channels, total);
         for r in &rows {
             for (acc, row) in sum.channels.iter_mut().zip(&r.rows) {
                 acc.iter_mut().zip(row).for_each(|(a, s)| *a += s);
@@ -433,7 +409,7 @@ impl Context<'_> {
         let generated = generate.iter().map(Vec::len).sum::<usize>();
         let share = (sources.len() as f32 / (sources.len() + generated) as f32).sqrt();
         let mut gain = self.gain_for(sum.rms(), "the sum of the sources");
-        if self.m().input_rms.is_some() {
+        if self.manifest().input_rms.is_some() {
             gain *= share;
         }
         let labels: Vec<String> = sources.iter().map(|s| s.label.clone()).collect();
@@ -466,7 +442,7 @@ impl Context<'_> {
         if rate == 0 || channels == 0 {
             return Err(EngineError::Input("output rate and channels must be > 0".into()));
         }
-        let total = (seconds * f64::from(self.m().sample_rate)).round().max(1.0) as usize;
+        let total = (seconds * f64::from(self.manifest().sample_rate)).round().max(1.0) as usize;
         let outs = self.generate_rows(stems, &[], &[], total, 1.0, tracker)?;
         let frames = (seconds * f64::from(rate)).round() as usize;
         let mut result: Vec<(String, Audio)> = stems
@@ -515,8 +491,8 @@ impl Context<'_> {
         } else {
             Condition { prompt: self.model.embed(&mix_prompt)?, negative: self.model.embed("")? }
         };
-        let c = self.m().channels;
-        let (window, multiple) = (self.m().window, self.m().length_multiple);
+        let c = self.manifest().channels;
+        let (window, multiple) = (self.manifest().window, self.manifest().length_multiple);
         let overlap = window / 4;
         let windows = plan(total, window, overlap, multiple);
         tracker.set_total(windows.len() * self.evals_per_run());

@@ -4,6 +4,7 @@
 
 pub mod audio;
 pub mod chunk;
+mod context;
 pub mod error;
 pub mod gmsdi;
 pub mod job;
