@@ -13,6 +13,7 @@ pub mod metrics;
 pub mod network;
 pub mod post_filter;
 pub mod progress;
+mod prompts;
 pub mod runtime;
 pub mod sampler;
 pub mod schedule;
