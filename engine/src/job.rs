@@ -14,6 +14,7 @@ use crate::manifest::Manifest;
 use crate::network::Denoiser;
 use crate::post_filter::PostFilter;
 use crate::progress::Tracker;
+use crate::rows::{flatten, to_audio, to_rows, unflatten, Rows};
 use crate::sampler::Rng;
 use crate::settings::{Method, Overrides, Settings, TaskKind};
 
@@ -157,56 +158,7 @@ pub fn block_name(block: &[String]) -> String {
     block.join("+")
 }
 
-/// Audio at the model's rate as network rows: `lanes × C` rows.
-struct Rows {
-    rows: Vec<Vec<f32>>,
-    lanes: usize,
-}
-
 impl Context<'_> {
-    /// Input gain towards the model's training level.
-    fn gain_for(&mut self, rms: f32, what: &str) -> f32 {
-        match self.manifest().input_rms {
-            Some(_) if rms < 1e-6 => {
-                self.warnings.push(format!("{what} is silent"));
-                1.0
-            }
-            Some(target) => (target / rms).clamp(1e-3, 1e3),
-            None => 1.0,
-        }
-    }
-
-    /// Converts audio to model-rate rows; `per_channel_lanes` runs each
-    /// input channel as its own lane under a mono model.
-    fn to_rows(&self, audio: &Audio, per_channel_lanes: bool) -> Result<Rows> {
-        let c = self.manifest().channels;
-        let at_rate = audio.resampled(self.manifest().sample_rate)?;
-        if c == 1 && per_channel_lanes {
-            let lanes = at_rate.channel_count();
-            return Ok(Rows { rows: at_rate.channels, lanes });
-        }
-        let fitted = if c == 1 { vec![at_rate.downmix()] } else { at_rate.with_channel_count(c).channels };
-        Ok(Rows { rows: fitted, lanes: 1 })
-    }
-
-    /// Converts model-rate rows back to audio shaped like `like_rate`/`channels`/`frames`.
-    fn rows_to_audio(
-        &self,
-        rows: Vec<Vec<f32>>,
-        rate: u32,
-        channels: usize,
-        frames: usize,
-        gain: f32,
-    ) -> Result<Audio> {
-        let mut audio = Audio { rate: self.manifest().sample_rate, channels: rows }.with_channel_count(channels);
-        audio.scale(1.0 / gain);
-        let mut out = audio.resampled(rate)?;
-        for ch in &mut out.channels {
-            ch.resize(frames, 0.0);
-        }
-        Ok(out)
-    }
-
     // ---------------------------------------------------------------- separation
 
     fn separate(
@@ -231,7 +183,7 @@ impl Context<'_> {
         // With the Wiener filter the model hears the mix once (the mid of a
         // stereo mix under a mono model) and its estimates only shape the
         // masks that split every channel; without it each channel is a lane.
-        let rows = self.to_rows(mix, !self.settings.wiener)?;
+        let rows = to_rows(mix, self.manifest(), !self.settings.wiener)?;
         let gain = self.gain_for(mix.rms(), "the mix");
         let total = rows.rows[0].len();
         let (window, multiple) = (self.manifest().window, self.manifest().length_multiple);
@@ -264,7 +216,9 @@ impl Context<'_> {
             stems
                 .iter()
                 .zip(estimates)
-                .map(|(s, rows)| Ok((s.clone(), self.rows_to_audio(rows, mix.rate, channels, mix.frames(), gain)?)))
+                .map(|(s, rows)| {
+                    Ok((s.clone(), to_audio(rows, self.manifest(), mix.rate, channels, mix.frames(), gain)?))
+                })
                 .collect::<Result<_>>()?
         };
         if self.settings.method == Method::Separator {
@@ -349,7 +303,8 @@ impl Context<'_> {
         for s in sources {
             s.audio.check_usable(&format!("source \"{}\"", s.label))?;
         }
-        let rows: Vec<Rows> = sources.iter().map(|s| self.to_rows(&s.audio, false)).collect::<Result<_>>()?;
+        let rows: Vec<Rows> =
+            sources.iter().map(|s| to_rows(&s.audio, self.manifest(), false)).collect::<Result<_>>()?;
         let total = rows.iter().map(|r| r.rows[0].len()).max().unwrap_or(0);
         if rows.iter().any(|r| r.rows[0].len() * 100 < total * 99) {
             self.warnings.push("the sources differ in length; shorter ones are padded with silence".into());
@@ -383,7 +338,7 @@ impl Context<'_> {
         generate
             .iter()
             .zip(outs)
-            .map(|(b, rows)| Ok((block_name(b), self.rows_to_audio(rows, rate, channels, frames, gain)?)))
+            .map(|(b, rows)| Ok((block_name(b), to_audio(rows, self.manifest(), rate, channels, frames, gain)?)))
             .collect()
     }
 
@@ -407,7 +362,7 @@ impl Context<'_> {
         let mut result: Vec<(String, Audio)> = stems
             .iter()
             .zip(outs)
-            .map(|(b, rows)| Ok((block_name(b), self.rows_to_audio(rows, rate, channels, frames, 1.0)?)))
+            .map(|(b, rows)| Ok((block_name(b), to_audio(rows, self.manifest(), rate, channels, frames, 1.0)?)))
             .collect::<Result<_>>()?;
         let mut mix = Audio::silence(rate, channels, frames);
         for (_, a) in &result {
@@ -519,21 +474,4 @@ fn constrain_to_mix(stems: &mut [(String, Audio)], k: usize, mix: &Audio) {
         }
     }
     stems[k].1.channels = rest;
-}
-
-/// One variable from rows: each row's window slice, scaled and zero-padded.
-fn flatten(rows: &[Vec<f32>], w: Window, gain: f32) -> Vec<f32> {
-    let mut out = Vec::with_capacity(rows.len() * w.padded);
-    for row in rows {
-        let end = (w.start + w.len).min(row.len());
-        let start = w.start.min(end);
-        out.extend(row[start..end].iter().map(|s| s * gain));
-        out.resize(out.len() + w.padded - (end - start), 0.0);
-    }
-    out
-}
-
-/// Rows of a variable of `rows` rows of `padded` frames.
-fn unflatten(var: &[f32], rows: usize, padded: usize) -> Vec<Vec<f32>> {
-    (0..rows).map(|r| var[r * padded..(r + 1) * padded].to_vec()).collect()
 }

@@ -14,6 +14,7 @@ pub mod network;
 pub mod post_filter;
 pub mod progress;
 mod prompts;
+mod rows;
 pub mod runtime;
 pub mod sampler;
 pub mod schedule;
