@@ -9,13 +9,13 @@ use crate::audio::Audio;
 use crate::chunk::{plan, Stitcher, Window};
 use crate::context::Context;
 use crate::error::{EngineError, Result};
-use crate::gmsdi::{Condition, Extractor, Generation, Prefix, Separator};
+use crate::gmsdi::{Condition, Generation, Prefix};
 use crate::manifest::Manifest;
 use crate::network::Denoiser;
-use crate::post_filter::PostFilter;
 use crate::progress::Tracker;
 use crate::rows::{flatten, to_audio, to_rows, unflatten, Rows};
 use crate::sampler::Rng;
+use crate::separation;
 use crate::settings::{Method, Overrides, Settings, TaskKind};
 
 /// A model the jobs can run on: a denoiser with a manifest and a text encoder.
@@ -138,12 +138,12 @@ pub fn run(model: &mut dyn TextDenoiser, job: &Job, tracker: &mut Tracker) -> Re
             if stems.len() < 2 {
                 return Err(EngineError::Input("separate needs at least two stems; use extract for one".into()));
             }
-            ctx.separate(mix, stems, stems, tracker)?
+            separation::separate(&mut ctx, mix, stems, stems, tracker)?
         }
         Task::Extract { mix, stems } => {
             let all: Vec<String> = ctx.model.manifest().stems.keys().cloned().collect();
             ctx.settings.method = Method::Extractor;
-            ctx.separate(mix, stems, &all, tracker)?
+            separation::separate(&mut ctx, mix, stems, &all, tracker)?
         }
         Task::Accompany { sources, generate } => ctx.accompany(sources, generate, tracker)?,
         Task::Generate { stems, seconds, rate, channels } => {
@@ -159,138 +159,6 @@ pub fn block_name(block: &[String]) -> String {
 }
 
 impl Context<'_> {
-    // ---------------------------------------------------------------- separation
-
-    fn separate(
-        &mut self,
-        mix: &Audio,
-        stems: &[String],
-        mixture_stems: &[String],
-        tracker: &mut Tracker,
-    ) -> Result<Vec<(String, Audio)>> {
-        for s in stems.iter().chain(mixture_stems) {
-            self.check_stem(s)?;
-        }
-        mix.check_usable("mix")?;
-        if mix.rms() < 1e-7 {
-            self.warnings.push("the mix is silent, so every stem is silent".into());
-            return Ok(stems
-                .iter()
-                .map(|s| (s.clone(), Audio::silence(mix.rate, mix.channel_count(), mix.frames())))
-                .collect());
-        }
-        let plan_ = self.separation_plan(stems)?;
-        // With the Wiener filter the model hears the mix once (the mid of a
-        // stereo mix under a mono model) and its estimates only shape the
-        // masks that split every channel; without it each channel is a lane.
-        let rows = to_rows(mix, self.manifest(), !self.settings.wiener)?;
-        let gain = self.gain_for(mix.rms(), "the mix");
-        let total = rows.rows[0].len();
-        let (window, multiple) = (self.manifest().window, self.manifest().length_multiple);
-        let overlap = window / 8;
-        let windows = plan(total, window, overlap, multiple);
-        tracker.set_total(windows.len() * plan_.runs() * self.evals_per_run());
-        let mut rng = Rng::seed_from_u64(self.settings.seed);
-        let mut stitchers: Vec<Stitcher> =
-            stems.iter().map(|_| Stitcher::new(rows.rows.len(), total, overlap)).collect();
-        for (i, w) in windows.iter().enumerate() {
-            let y: Vec<f32> = flatten(&rows.rows, *w, gain);
-            let out =
-                self.separate_window(&plan_, stems, mixture_stems, &y, rows.lanes, w.padded, tracker, &mut rng)?;
-            for (st, var) in stitchers.iter_mut().zip(out) {
-                st.add(*w, &unflatten(&var, rows.rows.len(), w.padded), i == 0, i + 1 == windows.len());
-            }
-        }
-        let estimates: Vec<Vec<Vec<f32>>> = stitchers.into_iter().map(|st| st.rows).collect();
-        let mut out: Vec<(String, Audio)> = if self.settings.wiener {
-            let filter = PostFilter {
-                mix,
-                estimates: &estimates,
-                model_rate: self.manifest().sample_rate,
-                gain,
-                residual: self.job.task.kind() == TaskKind::Extract,
-            };
-            stems.iter().cloned().zip(filter.run()?).collect()
-        } else {
-            let channels = mix.channel_count();
-            stems
-                .iter()
-                .zip(estimates)
-                .map(|(s, rows)| {
-                    Ok((s.clone(), to_audio(rows, self.manifest(), mix.rate, channels, mix.frames(), gain)?))
-                })
-                .collect::<Result<_>>()?
-        };
-        if self.settings.method == Method::Separator {
-            if let Some(k) = plan_.separator.as_ref().and_then(|c| stems.iter().position(|s| s == c)) {
-                constrain_to_mix(&mut out, k, mix);
-            }
-        }
-        Ok(out)
-    }
-
-    fn separation_plan(&self, stems: &[String]) -> Result<SeparationPlan> {
-        let constrained = match &self.settings.constrained {
-            Some(c) if stems.contains(c) => c.clone(),
-            Some(c) if self.settings.method != Method::Extractor => {
-                return Err(EngineError::Input(format!("constrained stem \"{c}\" is not one of the stems to separate")))
-            }
-            _ if stems.iter().any(|s| s == "drums") => "drums".to_string(),
-            _ => stems.last().cloned().unwrap_or_default(),
-        };
-        Ok(match self.settings.method {
-            Method::Separator => SeparationPlan { separator: Some(constrained), extract: vec![] },
-            Method::Extractor => SeparationPlan { separator: None, extract: stems.to_vec() },
-            Method::Ensemble => SeparationPlan {
-                extract: stems.iter().filter(|s| **s != constrained).cloned().collect(),
-                separator: Some(constrained),
-            },
-        })
-    }
-
-    #[allow(clippy::too_many_arguments)]
-    fn separate_window(
-        &mut self,
-        plan_: &SeparationPlan,
-        stems: &[String],
-        mixture_stems: &[String],
-        y: &[f32],
-        lanes: usize,
-        frames: usize,
-        tracker: &mut Tracker,
-        rng: &mut Rng,
-    ) -> Result<Vec<Vec<f32>>> {
-        let sigmas = self.sigmas();
-        let sampler = self.settings.sampler;
-        let mut out: Vec<Option<Vec<f32>>> = vec![None; stems.len()];
-        if let Some(constrained) = &plan_.separator {
-            let conds = stems.iter().map(|s| self.condition(&[s])).collect::<Result<Vec<_>>>()?;
-            let k = stems.iter().position(|s| s == constrained).unwrap_or(stems.len() - 1);
-            let mut sep =
-                Separator { guide: self.guide(tracker, lanes, frames), mix: y.to_vec(), stems: conds, constrained: k };
-            let x = sampler.sample(&mut sep, &sigmas, (stems.len() - 1) * y.len(), rng)?;
-            for (slot, v) in out.iter_mut().zip(sep.stems_from_state(&x)) {
-                *slot = Some(v);
-            }
-        }
-        if !plan_.extract.is_empty() {
-            let mut targets = Vec::new();
-            for s in &plan_.extract {
-                let others: Vec<&str> = mixture_stems.iter().filter(|o| *o != s).map(String::as_str).collect();
-                let complement = if others.is_empty() { self.condition(&[])? } else { self.condition(&others)? };
-                targets
-                    .push((self.condition(&[s])?, Condition { negative: complement.negative.clone(), ..complement }));
-            }
-            let mut ext = Extractor { guide: self.guide(tracker, lanes, frames), mix: y.to_vec(), targets };
-            let x = sampler.sample(&mut ext, &sigmas, plan_.extract.len() * y.len(), rng)?;
-            for (i, s) in plan_.extract.iter().enumerate() {
-                let k = stems.iter().position(|t| t == s).unwrap_or(0);
-                out[k] = Some(x[i * y.len()..(i + 1) * y.len()].to_vec());
-            }
-        }
-        Ok(out.into_iter().map(Option::unwrap_or_default).collect())
-    }
-
     // ---------------------------------------------------------------- generation
 
     fn accompany(
@@ -449,29 +317,4 @@ impl Context<'_> {
         }
         Ok(stitchers.into_iter().take(blocks.len()).map(|s| s.rows).collect())
     }
-}
-
-/// Which separation runs a window needs.
-struct SeparationPlan {
-    separator: Option<String>,
-    extract: Vec<String>,
-}
-
-impl SeparationPlan {
-    fn runs(&self) -> usize {
-        usize::from(self.separator.is_some()) + usize::from(!self.extract.is_empty())
-    }
-}
-
-/// Makes stem `k` the mix minus all other stems at the input's rate, so the
-/// separator's stems sum exactly to the mix, including what lies above the
-/// model's band (it goes to the constrained stem, as in eq. 13).
-fn constrain_to_mix(stems: &mut [(String, Audio)], k: usize, mix: &Audio) {
-    let mut rest = mix.channels.clone();
-    for (_, a) in stems.iter().enumerate().filter(|(i, _)| *i != k).map(|(_, s)| s) {
-        for (r, c) in rest.iter_mut().zip(&a.channels) {
-            r.iter_mut().zip(c).for_each(|(r, s)| *r -= s);
-        }
-    }
-    stems[k].1.channels = rest;
 }

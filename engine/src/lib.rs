@@ -18,6 +18,7 @@ mod rows;
 pub mod runtime;
 pub mod sampler;
 pub mod schedule;
+mod separation;
 pub mod settings;
 pub mod wiener;
 

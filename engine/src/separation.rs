@@ -1,0 +1,176 @@
+//! Separation and extraction: a mix split into stems window by window, by
+//! the separator (one constrained stem), one extractor per stem, or both.
+
+use rand::SeedableRng;
+
+use crate::audio::Audio;
+use crate::chunk::{plan, Stitcher};
+use crate::context::Context;
+use crate::error::{EngineError, Result};
+use crate::gmsdi::{Condition, Extractor, Separator};
+use crate::post_filter::PostFilter;
+use crate::progress::Tracker;
+use crate::rows::{flatten, to_audio, to_rows, unflatten};
+use crate::sampler::Rng;
+use crate::settings::{Method, TaskKind};
+
+/// Splits `mix` into `stems`, each at the mix's rate, channel count and
+/// length. `mixture_stems` are all the stems the mix holds: the extractor
+/// takes each stem against the others of them.
+pub(crate) fn separate(
+    cx: &mut Context,
+    mix: &Audio,
+    stems: &[String],
+    mixture_stems: &[String],
+    tracker: &mut Tracker,
+) -> Result<Vec<(String, Audio)>> {
+    for s in stems.iter().chain(mixture_stems) {
+        cx.check_stem(s)?;
+    }
+    mix.check_usable("mix")?;
+    if mix.rms() < 1e-7 {
+        cx.warnings.push("the mix is silent, so every stem is silent".into());
+        return Ok(stems
+            .iter()
+            .map(|s| (s.clone(), Audio::silence(mix.rate, mix.channel_count(), mix.frames())))
+            .collect());
+    }
+    let runs = SeparationPlan::new(cx.settings.method, cx.settings.constrained.as_deref(), stems)?;
+    // With the Wiener filter the model hears the mix once (the mid of a
+    // stereo mix under a mono model) and its estimates only shape the
+    // masks that split every channel; without it each channel is a lane.
+    let rows = to_rows(mix, cx.manifest(), !cx.settings.wiener)?;
+    let gain = cx.gain_for(mix.rms(), "the mix");
+    let total = rows.rows[0].len();
+    let (window, multiple) = (cx.manifest().window, cx.manifest().length_multiple);
+    let overlap = window / 8;
+    let windows = plan(total, window, overlap, multiple);
+    tracker.set_total(windows.len() * runs.runs() * cx.evals_per_run());
+    let mut rng = Rng::seed_from_u64(cx.settings.seed);
+    let mut stitchers: Vec<Stitcher> = stems.iter().map(|_| Stitcher::new(rows.rows.len(), total, overlap)).collect();
+    for (i, w) in windows.iter().enumerate() {
+        let y: Vec<f32> = flatten(&rows.rows, *w, gain);
+        let out = separate_window(cx, &runs, stems, mixture_stems, &y, rows.lanes, w.padded, tracker, &mut rng)?;
+        for (st, var) in stitchers.iter_mut().zip(out) {
+            st.add(*w, &unflatten(&var, rows.rows.len(), w.padded), i == 0, i + 1 == windows.len());
+        }
+    }
+    let estimates: Vec<Vec<Vec<f32>>> = stitchers.into_iter().map(|st| st.rows).collect();
+    let mut out: Vec<(String, Audio)> = if cx.settings.wiener {
+        let filter = PostFilter {
+            mix,
+            estimates: &estimates,
+            model_rate: cx.manifest().sample_rate,
+            gain,
+            residual: cx.job.task.kind() == TaskKind::Extract,
+        };
+        stems.iter().cloned().zip(filter.run()?).collect()
+    } else {
+        let channels = mix.channel_count();
+        stems
+            .iter()
+            .zip(estimates)
+            .map(|(s, rows)| Ok((s.clone(), to_audio(rows, cx.manifest(), mix.rate, channels, mix.frames(), gain)?)))
+            .collect::<Result<_>>()?
+    };
+    if cx.settings.method == Method::Separator {
+        if let Some(k) = runs.separator.as_ref().and_then(|c| stems.iter().position(|s| s == c)) {
+            constrain_to_mix(&mut out, k, mix);
+        }
+    }
+    Ok(out)
+}
+
+/// Which separation runs a window needs.
+struct SeparationPlan {
+    /// The separator's constrained stem, when the separator runs.
+    separator: Option<String>,
+    /// The stems that extractors take.
+    extract: Vec<String>,
+}
+
+impl SeparationPlan {
+    /// The runs of `method` for `stems`; `constrained` is the setting's
+    /// constrained stem, if any.
+    fn new(method: Method, constrained: Option<&str>, stems: &[String]) -> Result<SeparationPlan> {
+        let constrained = match constrained {
+            Some(c) if stems.iter().any(|s| s == c) => c.to_string(),
+            Some(c) if method != Method::Extractor => {
+                return Err(EngineError::Input(format!("constrained stem \"{c}\" is not one of the stems to separate")))
+            }
+            _ if stems.iter().any(|s| s == "drums") => "drums".to_string(),
+            _ => stems.last().cloned().unwrap_or_default(),
+        };
+        Ok(match method {
+            Method::Separator => SeparationPlan { separator: Some(constrained), extract: vec![] },
+            Method::Extractor => SeparationPlan { separator: None, extract: stems.to_vec() },
+            Method::Ensemble => SeparationPlan {
+                extract: stems.iter().filter(|s| **s != constrained).cloned().collect(),
+                separator: Some(constrained),
+            },
+        })
+    }
+
+    /// Sampler runs per window.
+    fn runs(&self) -> usize {
+        usize::from(self.separator.is_some()) + usize::from(!self.extract.is_empty())
+    }
+}
+
+/// Runs one window `y` (`lanes` lanes of `frames` frames) through the
+/// plan's separator and extractors: one variable per stem, empty for a
+/// stem no run produced.
+#[allow(clippy::too_many_arguments)]
+fn separate_window(
+    cx: &mut Context,
+    runs: &SeparationPlan,
+    stems: &[String],
+    mixture_stems: &[String],
+    y: &[f32],
+    lanes: usize,
+    frames: usize,
+    tracker: &mut Tracker,
+    rng: &mut Rng,
+) -> Result<Vec<Vec<f32>>> {
+    let sigmas = cx.sigmas();
+    let sampler = cx.settings.sampler;
+    let mut out: Vec<Option<Vec<f32>>> = vec![None; stems.len()];
+    if let Some(constrained) = &runs.separator {
+        let conds = stems.iter().map(|s| cx.condition(&[s])).collect::<Result<Vec<_>>>()?;
+        let k = stems.iter().position(|s| s == constrained).unwrap_or(stems.len() - 1);
+        let mut sep =
+            Separator { guide: cx.guide(tracker, lanes, frames), mix: y.to_vec(), stems: conds, constrained: k };
+        let x = sampler.sample(&mut sep, &sigmas, (stems.len() - 1) * y.len(), rng)?;
+        for (slot, v) in out.iter_mut().zip(sep.stems_from_state(&x)) {
+            *slot = Some(v);
+        }
+    }
+    if !runs.extract.is_empty() {
+        let mut targets = Vec::new();
+        for s in &runs.extract {
+            let others: Vec<&str> = mixture_stems.iter().filter(|o| *o != s).map(String::as_str).collect();
+            let complement = if others.is_empty() { cx.condition(&[])? } else { cx.condition(&others)? };
+            targets.push((cx.condition(&[s])?, Condition { negative: complement.negative.clone(), ..complement }));
+        }
+        let mut ext = Extractor { guide: cx.guide(tracker, lanes, frames), mix: y.to_vec(), targets };
+        let x = sampler.sample(&mut ext, &sigmas, runs.extract.len() * y.len(), rng)?;
+        for (i, s) in runs.extract.iter().enumerate() {
+            let k = stems.iter().position(|t| t == s).unwrap_or(0);
+            out[k] = Some(x[i * y.len()..(i + 1) * y.len()].to_vec());
+        }
+    }
+    Ok(out.into_iter().map(Option::unwrap_or_default).collect())
+}
+
+/// Makes stem `k` the mix minus all other stems at the input's rate, so the
+/// separator's stems sum exactly to the mix, including what lies above the
+/// model's band (it goes to the constrained stem, as in eq. 13).
+fn constrain_to_mix(stems: &mut [(String, Audio)], k: usize, mix: &Audio) {
+    let mut rest = mix.channels.clone();
+    for (_, a) in stems.iter().enumerate().filter(|(i, _)| *i != k).map(|(_, s)| s) {
+        for (r, c) in rest.iter_mut().zip(&a.channels) {
+            r.iter_mut().zip(c).for_each(|(r, s)| *r -= s);
+        }
+    }
+    stems[k].1.channels = rest;
+}
