@@ -82,6 +82,7 @@ pub(crate) fn separate(
 }
 
 /// Which separation runs a window needs.
+#[derive(Debug)]
 struct SeparationPlan {
     /// The separator's constrained stem, when the separator runs.
     separator: Option<String>,
@@ -90,15 +91,15 @@ struct SeparationPlan {
 }
 
 impl SeparationPlan {
-    /// The runs of `method` for `stems`; `constrained` is the setting's
-    /// constrained stem, if any.
+    /// The runs of `method` for `stems`. The separator constrains the
+    /// settings' `constrained` stem (the caller's or the model's default),
+    /// else the last of the stems.
     fn new(method: Method, constrained: Option<&str>, stems: &[String]) -> Result<SeparationPlan> {
         let constrained = match constrained {
             Some(c) if stems.iter().any(|s| s == c) => c.to_string(),
             Some(c) if method != Method::Extractor => {
                 return Err(EngineError::Input(format!("constrained stem \"{c}\" is not one of the stems to separate")))
             }
-            _ if stems.iter().any(|s| s == "drums") => "drums".to_string(),
             _ => stems.last().cloned().unwrap_or_default(),
         };
         Ok(match method {
@@ -173,4 +174,38 @@ fn constrain_to_mix(stems: &mut [(String, Audio)], k: usize, mix: &Audio) {
         }
     }
     stems[k].1.channels = rest;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn names(stems: &[&str]) -> Vec<String> {
+        stems.iter().map(|s| s.to_string()).collect()
+    }
+
+    #[test]
+    fn the_separator_constrains_the_settings_stem_else_the_last_one() {
+        let stems = names(&["drums", "bass", "piano"]);
+        let plan = SeparationPlan::new(Method::Separator, Some("bass"), &stems).unwrap();
+        assert_eq!((plan.separator.as_deref(), plan.extract.len()), (Some("bass"), 0));
+        // No stem name is special: without a setting it is the last stem, drums or not.
+        let plan = SeparationPlan::new(Method::Separator, None, &stems).unwrap();
+        assert_eq!(plan.separator.as_deref(), Some("piano"));
+        let err = SeparationPlan::new(Method::Separator, Some("guitar"), &stems).unwrap_err().to_string();
+        assert!(err.contains("\"guitar\""), "{err}");
+    }
+
+    #[test]
+    fn the_ensemble_extracts_all_but_the_constrained_stem_and_the_extractor_all() {
+        let stems = names(&["bass", "drums", "piano"]);
+        let plan = SeparationPlan::new(Method::Ensemble, Some("drums"), &stems).unwrap();
+        assert_eq!(
+            (plan.separator.as_deref(), plan.extract.clone(), plan.runs()),
+            (Some("drums"), names(&["bass", "piano"]), 2)
+        );
+        // The extractor has no constrained stem, so a setting naming another stem is no error.
+        let plan = SeparationPlan::new(Method::Extractor, Some("guitar"), &stems).unwrap();
+        assert_eq!((plan.runs(), plan.separator, plan.extract), (1, None, stems));
+    }
 }
