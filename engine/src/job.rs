@@ -118,7 +118,9 @@ pub struct JobOutput {
     pub stems: Vec<(String, Audio)>,
     /// Things the user should know (silent input, length mismatch, ...).
     pub warnings: Vec<String>,
-    /// The settings the job ran with.
+    /// The settings the job ran with: extraction's method is always the
+    /// extractor, and separation's constrained stem is the one the
+    /// separator constrained (none when only extractors ran).
     pub settings: Settings,
     /// Network evaluations run.
     pub evaluations: usize,
@@ -127,7 +129,11 @@ pub struct JobOutput {
 /// Runs a job to the end. `tracker` reports progress and carries the
 /// cancel flag; a cancelled job returns [`EngineError::Cancelled`].
 pub fn run(model: &mut dyn TextDenoiser, job: &Job, tracker: &mut Tracker) -> Result<JobOutput> {
-    let settings = Settings::resolve(job.task.kind(), model.manifest(), &job.overrides)?;
+    let mut settings = Settings::resolve(job.task.kind(), model.manifest(), &job.overrides)?;
+    if let Task::Extract { .. } = job.task {
+        // Extraction runs one extractor per stem, whatever the method setting says.
+        settings.method = Method::Extractor;
+    }
     let mut cx = Context { model, job, settings, warnings: Vec::new() };
     let stems = match &job.task {
         Task::Separate { mix, stems } => {
@@ -137,8 +143,7 @@ pub fn run(model: &mut dyn TextDenoiser, job: &Job, tracker: &mut Tracker) -> Re
             separation::separate(&mut cx, mix, stems, stems, tracker)?
         }
         Task::Extract { mix, stems } => {
-            let all: Vec<String> = cx.model.manifest().stems.keys().cloned().collect();
-            cx.settings.method = Method::Extractor;
+            let all: Vec<String> = cx.manifest().stems.keys().cloned().collect();
             separation::separate(&mut cx, mix, stems, &all, tracker)?
         }
         Task::Accompany { sources, generate } => generation::accompany(&mut cx, sources, generate, tracker)?,

@@ -36,6 +36,8 @@ pub(crate) fn separate(
             .collect());
     }
     let runs = SeparationPlan::new(cx.settings.method, cx.settings.constrained.as_deref(), stems)?;
+    // The job's output tells which stem the separator constrained, none if only extractors ran.
+    cx.settings.constrained.clone_from(&runs.separator);
     // With the Wiener filter the model hears the mix once (the mid of a
     // stereo mix under a mono model) and its estimates only shape the
     // masks that split every channel; without it each channel is a lane.

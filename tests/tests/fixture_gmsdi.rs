@@ -279,6 +279,32 @@ fn same_seed_same_output_other_seed_other_output() {
 }
 
 #[test]
+fn the_output_records_the_method_and_constrained_stem_that_ran() {
+    let mut model = load_fixture();
+    let mix = mono((0..2000).map(|i| 0.1 * (i as f32 * 0.05).sin()).collect());
+    let names = |s: &[&str]| s.iter().map(|s| s.to_string()).collect::<Vec<String>>();
+    let ran = |model: &mut Model, task: Task, method: Method, constrained: Option<&str>| {
+        let mut job = Job::new(task);
+        job.overrides.method = Some(method);
+        job.overrides.constrained = constrained.map(Into::into);
+        job.overrides.steps = Some(2);
+        let s = run(model, &job).settings;
+        (s.method, s.constrained)
+    };
+    // The fixture model names no constrained stem: the separator takes the last one.
+    let separate = Task::Separate { mix: mix.clone(), stems: names(&["drums", "bass"]) };
+    assert_eq!(ran(&mut model, separate.clone(), Method::Separator, None), (Method::Separator, Some("bass".into())));
+    assert_eq!(
+        ran(&mut model, separate.clone(), Method::Ensemble, Some("drums")),
+        (Method::Ensemble, Some("drums".into()))
+    );
+    assert_eq!(ran(&mut model, separate, Method::Extractor, Some("drums")), (Method::Extractor, None));
+    // Extraction always runs the extractors.
+    let extract = Task::Extract { mix, stems: names(&["bass"]) };
+    assert_eq!(ran(&mut model, extract, Method::Ensemble, Some("drums")), (Method::Extractor, None));
+}
+
+#[test]
 fn stereo_44k_mix_comes_back_stereo_44k_and_separated() {
     let spectra = Spectra::load();
     let mut model = load_fixture();
