@@ -10,7 +10,7 @@ use crate::error::{EngineError, Result};
 use crate::gmsdi::{Condition, Extractor, Separator};
 use crate::post_filter::PostFilter;
 use crate::progress::Tracker;
-use crate::rows::{flatten, to_audio, to_rows, unflatten};
+use crate::rows::{flatten, to_audio, to_rows, unflatten, Rows};
 use crate::sampler::Rng;
 use crate::settings::{Method, TaskKind};
 
@@ -43,21 +43,7 @@ pub(crate) fn separate(
     // masks that split every channel; without it each channel is a lane.
     let rows = to_rows(mix, cx.manifest(), !cx.settings.wiener)?;
     let gain = cx.gain_for(mix.rms(), "the mix");
-    let total = rows.rows[0].len();
-    let (window, multiple) = (cx.manifest().window, cx.manifest().length_multiple);
-    let overlap = window / 8;
-    let windows = plan(total, window, overlap, multiple);
-    tracker.set_total(windows.len() * runs.runs() * cx.evals_per_run());
-    let mut rng = Rng::seed_from_u64(cx.settings.seed);
-    let mut stitchers: Vec<Stitcher> = stems.iter().map(|_| Stitcher::new(rows.rows.len(), total, overlap)).collect();
-    for (i, w) in windows.iter().enumerate() {
-        let y: Vec<f32> = flatten(&rows.rows, *w, gain);
-        let out = separate_window(cx, &runs, stems, mixture_stems, &y, rows.lanes, w.padded, tracker, &mut rng)?;
-        for (st, var) in stitchers.iter_mut().zip(out) {
-            st.add(*w, &unflatten(&var, rows.rows.len(), w.padded), i == 0, i + 1 == windows.len());
-        }
-    }
-    let estimates: Vec<Vec<Vec<f32>>> = stitchers.into_iter().map(|st| st.rows).collect();
+    let estimates = estimate(cx, &runs, stems, mixture_stems, &rows, gain, tracker)?;
     let mut out: Vec<(String, Audio)> = if cx.settings.wiener {
         let filter = PostFilter {
             mix,
@@ -81,6 +67,34 @@ pub(crate) fn separate(
         }
     }
     Ok(out)
+}
+
+/// Each stem's estimate over the whole mix (`rows`, scaled by `gain`):
+/// model-rate rows stitched from the windows the plan's runs separate.
+fn estimate(
+    cx: &mut Context,
+    runs: &SeparationPlan,
+    stems: &[String],
+    mixture_stems: &[String],
+    rows: &Rows,
+    gain: f32,
+    tracker: &mut Tracker,
+) -> Result<Vec<Vec<Vec<f32>>>> {
+    let total = rows.rows[0].len();
+    let (window, multiple) = (cx.manifest().window, cx.manifest().length_multiple);
+    let overlap = window / 8;
+    let windows = plan(total, window, overlap, multiple);
+    tracker.set_total(windows.len() * runs.runs() * cx.evals_per_run());
+    let mut rng = Rng::seed_from_u64(cx.settings.seed);
+    let mut stitchers: Vec<Stitcher> = stems.iter().map(|_| Stitcher::new(rows.rows.len(), total, overlap)).collect();
+    for (i, w) in windows.iter().enumerate() {
+        let y: Vec<f32> = flatten(&rows.rows, *w, gain);
+        let out = separate_window(cx, runs, stems, mixture_stems, &y, rows.lanes, w.padded, tracker, &mut rng)?;
+        for (st, var) in stitchers.iter_mut().zip(out) {
+            st.add(*w, &unflatten(&var, rows.rows.len(), w.padded), i == 0, i + 1 == windows.len());
+        }
+    }
+    Ok(stitchers.into_iter().map(|st| st.rows).collect())
 }
 
 /// Which separation runs a window needs.
