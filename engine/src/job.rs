@@ -1,21 +1,18 @@
 //! Jobs: one task with its inputs and settings, run end to end on real
 //! audio (any rate and channel count, any length) by the CLI and the plugin.
+//! [`run`] hands a task to its stage: separation for separate and extract,
+//! generation for accompany and generate.
 
 use std::collections::BTreeMap;
 
-use rand::SeedableRng;
-
 use crate::audio::Audio;
-use crate::chunk::{plan, Stitcher, Window};
+use crate::context::Context;
 use crate::error::{EngineError, Result};
-use crate::gmsdi::{Condition, Extractor, Generation, Guide, Prefix, Separator};
 use crate::manifest::Manifest;
 use crate::network::Denoiser;
-use crate::post_filter::PostFilter;
 use crate::progress::Tracker;
-use crate::sampler::Rng;
-use crate::schedule::karras;
-use crate::settings::{Method, Overrides, Settings, TaskKind};
+use crate::settings::{Overrides, Settings, TaskKind};
+use crate::{generation, separation};
 
 /// A model the jobs can run on: a denoiser with a manifest and a text encoder.
 pub trait TextDenoiser: Denoiser {
@@ -121,7 +118,9 @@ pub struct JobOutput {
     pub stems: Vec<(String, Audio)>,
     /// Things the user should know (silent input, length mismatch, ...).
     pub warnings: Vec<String>,
-    /// The settings the job ran with.
+    /// The settings the job ran with: extraction's method is always the
+    /// extractor, and separation's constrained stem is the one the
+    /// separator constrained (none when only extractors ran).
     pub settings: Settings,
     /// Network evaluations run.
     pub evaluations: usize,
@@ -130,475 +129,29 @@ pub struct JobOutput {
 /// Runs a job to the end. `tracker` reports progress and carries the
 /// cancel flag; a cancelled job returns [`EngineError::Cancelled`].
 pub fn run(model: &mut dyn TextDenoiser, job: &Job, tracker: &mut Tracker) -> Result<JobOutput> {
+    // Extraction's settings always name the extractor (Settings::resolve).
     let settings = Settings::resolve(job.task.kind(), model.manifest(), &job.overrides)?;
-    let mut ctx = Context { model, job, settings, warnings: Vec::new() };
+    let mut cx = Context { model, job, settings, warnings: Vec::new() };
     let stems = match &job.task {
         Task::Separate { mix, stems } => {
             if stems.len() < 2 {
                 return Err(EngineError::Input("separate needs at least two stems; use extract for one".into()));
             }
-            ctx.separate(mix, stems, stems, tracker)?
+            separation::separate(&mut cx, mix, stems, stems, tracker)?
         }
         Task::Extract { mix, stems } => {
-            let all: Vec<String> = ctx.model.manifest().stems.keys().cloned().collect();
-            ctx.settings.method = Method::Extractor;
-            ctx.separate(mix, stems, &all, tracker)?
+            let all: Vec<String> = cx.manifest().stems.keys().cloned().collect();
+            separation::separate(&mut cx, mix, stems, &all, tracker)?
         }
-        Task::Accompany { sources, generate } => ctx.accompany(sources, generate, tracker)?,
+        Task::Accompany { sources, generate } => generation::accompany(&mut cx, sources, generate, tracker)?,
         Task::Generate { stems, seconds, rate, channels } => {
-            ctx.generate(stems, *seconds, *rate, *channels, tracker)?
+            generation::generate(&mut cx, stems, *seconds, *rate, *channels, tracker)?
         }
     };
-    Ok(JobOutput { stems, warnings: ctx.warnings, settings: ctx.settings, evaluations: tracker.done() })
+    Ok(JobOutput { stems, warnings: cx.warnings, settings: cx.settings, evaluations: tracker.done() })
 }
 
 /// Name of a generated block: its labels joined with "+".
 pub fn block_name(block: &[String]) -> String {
     block.join("+")
-}
-
-struct Context<'a> {
-    model: &'a mut dyn TextDenoiser,
-    job: &'a Job,
-    settings: Settings,
-    warnings: Vec<String>,
-}
-
-/// Audio at the model's rate as network rows: `lanes × C` rows.
-struct Rows {
-    rows: Vec<Vec<f32>>,
-    lanes: usize,
-}
-
-impl Context<'_> {
-    fn m(&self) -> &Manifest {
-        self.model.manifest()
-    }
-
-    fn check_stem(&self, stem: &str) -> Result<()> {
-        if self.job.prompts.contains_key(stem) {
-            return Ok(());
-        }
-        self.m().stem(stem).map(|_| ())
-    }
-
-    fn prompt_of(&self, label: &str) -> String {
-        if let Some(p) = self.job.prompts.get(label) {
-            return p.clone();
-        }
-        self.m().stems.get(label).map_or_else(|| label.to_string(), |s| s.prompt.clone())
-    }
-
-    fn negative_of(&self, label: &str) -> String {
-        if !self.settings.negative_prompts {
-            return String::new();
-        }
-        if let Some(p) = self.job.negatives.get(label) {
-            return p.clone();
-        }
-        self.m().stems.get(label).map_or_else(String::new, |s| s.negative.clone())
-    }
-
-    /// Joins labels into one prompt, model stems in the model's order first.
-    fn joined_prompt(&self, labels: &[&str]) -> String {
-        let order: Vec<&String> = self.m().stems.keys().collect();
-        let mut sorted: Vec<&str> = labels.to_vec();
-        sorted.sort_by_key(|l| order.iter().position(|s| s.as_str() == *l).unwrap_or(usize::MAX));
-        sorted.dedup();
-        let parts: Vec<String> = sorted.iter().map(|l| self.prompt_of(l)).collect();
-        parts.join(&self.m().label_separator)
-    }
-
-    /// Condition of a set of labels: joined prompt; negative only for one label.
-    fn condition(&mut self, labels: &[&str]) -> Result<Condition> {
-        let prompt = self.joined_prompt(labels);
-        let negative = if labels.len() == 1 { self.negative_of(labels[0]) } else { String::new() };
-        Ok(Condition { prompt: self.model.embed(&prompt)?, negative: self.model.embed(&negative)? })
-    }
-
-    fn sigmas(&self) -> Vec<f32> {
-        let m = self.m();
-        karras(self.settings.steps, m.sigma_min, m.sigma_max, self.settings.rho)
-    }
-
-    fn evals_per_run(&self) -> usize {
-        self.settings.sampler.evaluations(self.settings.steps)
-    }
-
-    /// Input gain towards the model's training level.
-    fn gain_for(&mut self, rms: f32, what: &str) -> f32 {
-        match self.m().input_rms {
-            Some(_) if rms < 1e-6 => {
-                self.warnings.push(format!("{what} is silent"));
-                1.0
-            }
-            Some(target) => (target / rms).clamp(1e-3, 1e3),
-            None => 1.0,
-        }
-    }
-
-    /// Converts audio to model-rate rows; `per_channel_lanes` runs each
-    /// input channel as its own lane under a mono model.
-    fn to_rows(&self, audio: &Audio, per_channel_lanes: bool) -> Result<Rows> {
-        let c = self.m().channels;
-        let at_rate = audio.resampled(self.m().sample_rate)?;
-        if c == 1 && per_channel_lanes {
-            let lanes = at_rate.channel_count();
-            return Ok(Rows { rows: at_rate.channels, lanes });
-        }
-        let fitted = if c == 1 { vec![at_rate.downmix()] } else { at_rate.with_channel_count(c).channels };
-        Ok(Rows { rows: fitted, lanes: 1 })
-    }
-
-    /// Converts model-rate rows back to audio shaped like `like_rate`/`channels`/`frames`.
-    fn rows_to_audio(
-        &self,
-        rows: Vec<Vec<f32>>,
-        rate: u32,
-        channels: usize,
-        frames: usize,
-        gain: f32,
-    ) -> Result<Audio> {
-        let mut audio = Audio { rate: self.m().sample_rate, channels: rows }.with_channel_count(channels);
-        audio.scale(1.0 / gain);
-        let mut out = audio.resampled(rate)?;
-        for ch in &mut out.channels {
-            ch.resize(frames, 0.0);
-        }
-        Ok(out)
-    }
-
-    fn guide<'g>(&'g mut self, tracker: &'g mut Tracker, lanes: usize, frames: usize) -> Guide<'g> {
-        Guide { net: &mut *self.model, tracker, w: self.settings.w, lanes, frames }
-    }
-
-    // ---------------------------------------------------------------- separation
-
-    fn separate(
-        &mut self,
-        mix: &Audio,
-        stems: &[String],
-        mixture_stems: &[String],
-        tracker: &mut Tracker,
-    ) -> Result<Vec<(String, Audio)>> {
-        for s in stems.iter().chain(mixture_stems) {
-            self.check_stem(s)?;
-        }
-        mix.check_usable("mix")?;
-        if mix.rms() < 1e-7 {
-            self.warnings.push("the mix is silent, so every stem is silent".into());
-            return Ok(stems
-                .iter()
-                .map(|s| (s.clone(), Audio::silence(mix.rate, mix.channel_count(), mix.frames())))
-                .collect());
-        }
-        let plan_ = self.separation_plan(stems)?;
-        // With the Wiener filter the model hears the mix once (the mid of a
-        // stereo mix under a mono model) and its estimates only shape the
-        // masks that split every channel; without it each channel is a lane.
-        let rows = self.to_rows(mix, !self.settings.wiener)?;
-        let gain = self.gain_for(mix.rms(), "the mix");
-        let total = rows.rows[0].len();
-        let (window, multiple) = (self.m().window, self.m().length_multiple);
-        let overlap = window / 8;
-        let windows = plan(total, window, overlap, multiple);
-        tracker.set_total(windows.len() * plan_.runs() * self.evals_per_run());
-        let mut rng = Rng::seed_from_u64(self.settings.seed);
-        let mut stitchers: Vec<Stitcher> =
-            stems.iter().map(|_| Stitcher::new(rows.rows.len(), total, overlap)).collect();
-        for (i, w) in windows.iter().enumerate() {
-            let y: Vec<f32> = flatten(&rows.rows, *w, gain);
-            let out =
-                self.separate_window(&plan_, stems, mixture_stems, &y, rows.lanes, w.padded, tracker, &mut rng)?;
-            for (st, var) in stitchers.iter_mut().zip(out) {
-                st.add(*w, &unflatten(&var, rows.rows.len(), w.padded), i == 0, i + 1 == windows.len());
-            }
-        }
-        let estimates: Vec<Vec<Vec<f32>>> = stitchers.into_iter().map(|st| st.rows).collect();
-        let mut out: Vec<(String, Audio)> = if self.settings.wiener {
-            let filter = PostFilter {
-                mix,
-                estimates: &estimates,
-                model_rate: self.m().sample_rate,
-                gain,
-                residual: self.job.task.kind() == TaskKind::Extract,
-            };
-            stems.iter().cloned().zip(filter.run()?).collect()
-        } else {
-            let channels = mix.channel_count();
-            stems
-                .iter()
-                .zip(estimates)
-                .map(|(s, rows)| Ok((s.clone(), self.rows_to_audio(rows, mix.rate, channels, mix.frames(), gain)?)))
-                .collect::<Result<_>>()?
-        };
-        if self.settings.method == Method::Separator {
-            if let Some(k) = plan_.separator.as_ref().and_then(|c| stems.iter().position(|s| s == c)) {
-                constrain_to_mix(&mut out, k, mix);
-            }
-        }
-        Ok(out)
-    }
-
-    fn separation_plan(&self, stems: &[String]) -> Result<SeparationPlan> {
-        let constrained = match &self.settings.constrained {
-            Some(c) if stems.contains(c) => c.clone(),
-            Some(c) if self.settings.method != Method::Extractor => {
-                return Err(EngineError::Input(format!("constrained stem \"{c}\" is not one of the stems to separate")))
-            }
-            _ if stems.iter().any(|s| s == "drums") => "drums".to_string(),
-            _ => stems.last().cloned().unwrap_or_default(),
-        };
-        Ok(match self.settings.method {
-            Method::Separator => SeparationPlan { separator: Some(constrained), extract: vec![] },
-            Method::Extractor => SeparationPlan { separator: None, extract: stems.to_vec() },
-            Method::Ensemble => SeparationPlan {
-                extract: stems.iter().filter(|s| **s != constrained).cloned().collect(),
-                separator: Some(constrained),
-            },
-        })
-    }
-
-    #[allow(clippy::too_many_arguments)]
-    fn separate_window(
-        &mut self,
-        plan_: &SeparationPlan,
-        stems: &[String],
-        mixture_stems: &[String],
-        y: &[f32],
-        lanes: usize,
-        frames: usize,
-        tracker: &mut Tracker,
-        rng: &mut Rng,
-    ) -> Result<Vec<Vec<f32>>> {
-        let sigmas = self.sigmas();
-        let sampler = self.settings.sampler;
-        let mut out: Vec<Option<Vec<f32>>> = vec![None; stems.len()];
-        if let Some(constrained) = &plan_.separator {
-            let conds = stems.iter().map(|s| self.condition(&[s])).collect::<Result<Vec<_>>>()?;
-            let k = stems.iter().position(|s| s == constrained).unwrap_or(stems.len() - 1);
-            let mut sep =
-                Separator { guide: self.guide(tracker, lanes, frames), mix: y.to_vec(), stems: conds, constrained: k };
-            let x = sampler.sample(&mut sep, &sigmas, (stems.len() - 1) * y.len(), rng)?;
-            for (slot, v) in out.iter_mut().zip(sep.stems_from_state(&x)) {
-                *slot = Some(v);
-            }
-        }
-        if !plan_.extract.is_empty() {
-            let mut targets = Vec::new();
-            for s in &plan_.extract {
-                let others: Vec<&str> = mixture_stems.iter().filter(|o| *o != s).map(String::as_str).collect();
-                let complement = if others.is_empty() { self.condition(&[])? } else { self.condition(&others)? };
-                targets
-                    .push((self.condition(&[s])?, Condition { negative: complement.negative.clone(), ..complement }));
-            }
-            let mut ext = Extractor { guide: self.guide(tracker, lanes, frames), mix: y.to_vec(), targets };
-            let x = sampler.sample(&mut ext, &sigmas, plan_.extract.len() * y.len(), rng)?;
-            for (i, s) in plan_.extract.iter().enumerate() {
-                let k = stems.iter().position(|t| t == s).unwrap_or(0);
-                out[k] = Some(x[i * y.len()..(i + 1) * y.len()].to_vec());
-            }
-        }
-        Ok(out.into_iter().map(Option::unwrap_or_default).collect())
-    }
-
-    // ---------------------------------------------------------------- generation
-
-    fn accompany(
-        &mut self,
-        sources: &[Source],
-        generate: &[Vec<String>],
-        tracker: &mut Tracker,
-    ) -> Result<Vec<(String, Audio)>> {
-        let first = sources.first().ok_or_else(|| EngineError::Input("accompany needs at least one source".into()))?;
-        for s in sources {
-            s.audio.check_usable(&format!("source \"{}\"", s.label))?;
-        }
-        let rows: Vec<Rows> = sources.iter().map(|s| self.to_rows(&s.audio, false)).collect::<Result<_>>()?;
-        let total = rows.iter().map(|r| r.rows[0].len()).max().unwrap_or(0);
-        if rows.iter().any(|r| r.rows[0].len() * 100 < total * 99) {
-            self.warnings.push("the sources differ in length; shorter ones are padded with silence".into());
-        }
-        let mut sum = Audio::silence(self.m().sample_rate, self.m().channels, total);
-        for r in &rows {
-            for (acc, row) in sum.channels.iter_mut().zip(&r.rows) {
-                acc.iter_mut().zip(row).for_each(|(a, s)| *a += s);
-            }
-        }
-        // The model's level is that of a whole mixture; the given sources are
-        // only part of it. Scale them as if every stem had the same power, so
-        // the sources plus the generated stems land at the mixture's level
-        // (otherwise the mixture prior hears too loud a mix and the generated
-        // stem cancels part of the given sources).
-        let generated = generate.iter().map(Vec::len).sum::<usize>();
-        let share = (sources.len() as f32 / (sources.len() + generated) as f32).sqrt();
-        let mut gain = self.gain_for(sum.rms(), "the sum of the sources");
-        if self.m().input_rms.is_some() {
-            gain *= share;
-        }
-        let labels: Vec<String> = sources.iter().map(|s| s.label.clone()).collect();
-        let known: Vec<Vec<Vec<f32>>> = rows.into_iter().map(|r| r.rows).collect();
-        let outs = self.generate_rows(generate, &labels, &known, total, gain, tracker)?;
-        let (rate, channels) = (first.audio.rate, first.audio.channel_count());
-        let frames = sources
-            .iter()
-            .map(|s| (s.audio.frames() as f64 * f64::from(rate) / f64::from(s.audio.rate)).round() as usize)
-            .max()
-            .unwrap_or(0);
-        generate
-            .iter()
-            .zip(outs)
-            .map(|(b, rows)| Ok((block_name(b), self.rows_to_audio(rows, rate, channels, frames, gain)?)))
-            .collect()
-    }
-
-    fn generate(
-        &mut self,
-        stems: &[Vec<String>],
-        seconds: f64,
-        rate: u32,
-        channels: usize,
-        tracker: &mut Tracker,
-    ) -> Result<Vec<(String, Audio)>> {
-        if !(seconds.is_finite() && seconds > 0.0) {
-            return Err(EngineError::Input(format!("length must be a positive number of seconds, got {seconds}")));
-        }
-        if rate == 0 || channels == 0 {
-            return Err(EngineError::Input("output rate and channels must be > 0".into()));
-        }
-        let total = (seconds * f64::from(self.m().sample_rate)).round().max(1.0) as usize;
-        let outs = self.generate_rows(stems, &[], &[], total, 1.0, tracker)?;
-        let frames = (seconds * f64::from(rate)).round() as usize;
-        let mut result: Vec<(String, Audio)> = stems
-            .iter()
-            .zip(outs)
-            .map(|(b, rows)| Ok((block_name(b), self.rows_to_audio(rows, rate, channels, frames, 1.0)?)))
-            .collect::<Result<_>>()?;
-        let mut mix = Audio::silence(rate, channels, frames);
-        for (_, a) in &result {
-            for (m, c) in mix.channels.iter_mut().zip(&a.channels) {
-                m.iter_mut().zip(c).for_each(|(m, s)| *m += s);
-            }
-        }
-        result.push(("mix".into(), mix));
-        Ok(result)
-    }
-
-    /// Generates `blocks` (model-rate rows each) over `total` frames, window
-    /// by window, each window continuing the previous one's last quarter.
-    fn generate_rows(
-        &mut self,
-        blocks: &[Vec<String>],
-        known_labels: &[String],
-        known: &[Vec<Vec<f32>>],
-        total: usize,
-        gain: f32,
-        tracker: &mut Tracker,
-    ) -> Result<Vec<Vec<Vec<f32>>>> {
-        if blocks.is_empty() || blocks.iter().any(Vec::is_empty) {
-            return Err(EngineError::Input("name at least one stem to generate".into()));
-        }
-        for s in blocks.iter().flatten() {
-            self.check_stem(s)?;
-        }
-        let sources = blocks
-            .iter()
-            .map(|b| self.condition(&b.iter().map(String::as_str).collect::<Vec<_>>()))
-            .collect::<Result<Vec<_>>>()?;
-        let all: Vec<&str> = known_labels.iter().chain(blocks.iter().flatten()).map(String::as_str).collect();
-        let mix_prompt = self.joined_prompt(&all);
-        // The mixture of a single generated block is that block: it gets the
-        // block's condition, negative prompt included, or the unguided mixture
-        // would pull the stem away from its negative-prompt guidance.
-        let mix = if blocks.len() == 1 && known_labels.is_empty() {
-            sources[0].clone()
-        } else {
-            Condition { prompt: self.model.embed(&mix_prompt)?, negative: self.model.embed("")? }
-        };
-        let c = self.m().channels;
-        let (window, multiple) = (self.m().window, self.m().length_multiple);
-        let overlap = window / 4;
-        let windows = plan(total, window, overlap, multiple);
-        tracker.set_total(windows.len() * self.evals_per_run());
-        let sigmas = self.sigmas();
-        let sampler = self.settings.sampler;
-        let vars = blocks.len() + 1;
-        let mut rng = Rng::seed_from_u64(self.settings.seed);
-        let mut stitchers: Vec<Stitcher> = (0..vars).map(|_| Stitcher::new(c, total, overlap)).collect();
-        let mut previous: Option<(Window, Vec<Vec<f32>>)> = None;
-        for (i, w) in windows.iter().enumerate() {
-            let prefix = previous.as_ref().map(|(pw, vals)| {
-                let offset = w.start - pw.start;
-                let frames = (pw.start + pw.len - w.start).min(w.len);
-                let values = vals
-                    .iter()
-                    .map(|v| v.chunks(pw.padded).flat_map(|row| row[offset..offset + frames].to_vec()).collect())
-                    .collect();
-                Prefix { frames, values }
-            });
-            let known_vars: Vec<Vec<f32>> = known.iter().map(|rows| flatten(rows, *w, gain)).collect();
-            let st = self.settings.clone();
-            let mut task = Generation {
-                guide: self.guide(tracker, 1, w.padded),
-                sources: sources.clone(),
-                mix: mix.clone(),
-                known: known_vars,
-                alpha: st.alpha,
-                beta: st.beta,
-                gamma_sources: vec![st.gamma_sources; blocks.len()],
-                gamma_mix: st.gamma_mix,
-                prefix,
-            };
-            let n = task.guide.var_len();
-            let x = sampler.sample(&mut task, &sigmas, vars * n, &mut rng)?;
-            let vals: Vec<Vec<f32>> = x.chunks(n).map(<[f32]>::to_vec).collect();
-            for (st, v) in stitchers.iter_mut().zip(&vals) {
-                st.add(*w, &unflatten(v, c, w.padded), i == 0, i + 1 == windows.len());
-            }
-            previous = Some((*w, vals));
-        }
-        Ok(stitchers.into_iter().take(blocks.len()).map(|s| s.rows).collect())
-    }
-}
-
-/// Which separation runs a window needs.
-struct SeparationPlan {
-    separator: Option<String>,
-    extract: Vec<String>,
-}
-
-impl SeparationPlan {
-    fn runs(&self) -> usize {
-        usize::from(self.separator.is_some()) + usize::from(!self.extract.is_empty())
-    }
-}
-
-/// Makes stem `k` the mix minus all other stems at the input's rate, so the
-/// separator's stems sum exactly to the mix, including what lies above the
-/// model's band (it goes to the constrained stem, as in eq. 13).
-fn constrain_to_mix(stems: &mut [(String, Audio)], k: usize, mix: &Audio) {
-    let mut rest = mix.channels.clone();
-    for (_, a) in stems.iter().enumerate().filter(|(i, _)| *i != k).map(|(_, s)| s) {
-        for (r, c) in rest.iter_mut().zip(&a.channels) {
-            r.iter_mut().zip(c).for_each(|(r, s)| *r -= s);
-        }
-    }
-    stems[k].1.channels = rest;
-}
-
-/// One variable from rows: each row's window slice, scaled and zero-padded.
-fn flatten(rows: &[Vec<f32>], w: Window, gain: f32) -> Vec<f32> {
-    let mut out = Vec::with_capacity(rows.len() * w.padded);
-    for row in rows {
-        let end = (w.start + w.len).min(row.len());
-        let start = w.start.min(end);
-        out.extend(row[start..end].iter().map(|s| s * gain));
-        out.resize(out.len() + w.padded - (end - start), 0.0);
-    }
-    out
-}
-
-/// Rows of a variable of `rows` rows of `padded` frames.
-fn unflatten(var: &[f32], rows: usize, padded: usize) -> Vec<Vec<f32>> {
-    (0..rows).map(|r| var[r * padded..(r + 1) * padded].to_vec()).collect()
 }

@@ -4,7 +4,9 @@
 
 pub mod audio;
 pub mod chunk;
+mod context;
 pub mod error;
+mod generation;
 pub mod gmsdi;
 pub mod job;
 pub mod manifest;
@@ -13,9 +15,12 @@ pub mod model_folder;
 pub mod network;
 pub mod post_filter;
 pub mod progress;
+mod prompts;
+mod rows;
 pub mod runtime;
 pub mod sampler;
 pub mod schedule;
+mod separation;
 pub mod settings;
 pub mod wiener;
 

@@ -77,6 +77,9 @@ fn separator_and_extractor_come_within_1_db_of_exact_posterior_sampling() {
         for (method, resamples, scores) in runs {
             let mut job = Job::new(Task::Separate { mix: mono(y.clone()), stems: stems() });
             job.overrides.set("method", Value::Name(method.name().into())).unwrap();
+            // The fixture model names no constrained stem; the separator has
+            // always constrained drums here (the extractors ignore it).
+            job.overrides.set("constrained", Value::Name("drums".into())).unwrap();
             job.overrides.set("resamples", Value::Count(resamples)).unwrap();
             job.overrides.set("w", Value::Number(0.0)).unwrap();
             job.overrides.set("steps", Value::Count(60)).unwrap();
@@ -273,6 +276,34 @@ fn same_seed_same_output_other_seed_other_output() {
     assert_eq!(a[0].1, b[0].1);
     job.overrides.set("seed", Value::Seed(4)).unwrap();
     assert_ne!(a[0].1, run(&mut model, &job).stems[0].1);
+}
+
+#[test]
+fn the_output_records_the_method_and_constrained_stem_that_ran() {
+    let mut model = load_fixture();
+    let mix = mono((0..2000).map(|i| 0.1 * (i as f32 * 0.05).sin()).collect());
+    let names = |s: &[&str]| s.iter().map(|s| s.to_string()).collect::<Vec<String>>();
+    let ran = |model: &mut Model, task: Task, method: Method, constrained: Option<&str>| {
+        let mut job = Job::new(task);
+        job.overrides.set("method", Value::Name(method.name().into())).unwrap();
+        if let Some(stem) = constrained {
+            job.overrides.set("constrained", Value::Name(stem.into())).unwrap();
+        }
+        job.overrides.set("steps", Value::Count(2)).unwrap();
+        let s = run(model, &job).settings;
+        (s.method, s.constrained)
+    };
+    // The fixture model names no constrained stem: the separator takes the last one.
+    let separate = Task::Separate { mix: mix.clone(), stems: names(&["drums", "bass"]) };
+    assert_eq!(ran(&mut model, separate.clone(), Method::Separator, None), (Method::Separator, Some("bass".into())));
+    assert_eq!(
+        ran(&mut model, separate.clone(), Method::Ensemble, Some("drums")),
+        (Method::Ensemble, Some("drums".into()))
+    );
+    assert_eq!(ran(&mut model, separate, Method::Extractor, Some("drums")), (Method::Extractor, None));
+    // Extraction always runs the extractors.
+    let extract = Task::Extract { mix, stems: names(&["bass"]) };
+    assert_eq!(ran(&mut model, extract, Method::Ensemble, Some("drums")), (Method::Extractor, None));
 }
 
 #[test]

@@ -1,0 +1,227 @@
+//! Separation and extraction: a mix split into stems window by window, by
+//! the separator (one constrained stem), one extractor per stem, or both.
+
+use rand::SeedableRng;
+
+use crate::audio::Audio;
+use crate::chunk::{plan, Stitcher};
+use crate::context::Context;
+use crate::error::{EngineError, Result};
+use crate::gmsdi::{Condition, Extractor, Separator};
+use crate::post_filter::PostFilter;
+use crate::progress::Tracker;
+use crate::rows::{flatten, to_audio, to_rows, unflatten, Rows};
+use crate::sampler::Rng;
+use crate::settings::{Method, TaskKind};
+
+/// Splits `mix` into `stems`, each at the mix's rate, channel count and
+/// length. `mixture_stems` are all the stems the mix holds: the extractor
+/// takes each stem against the others of them.
+pub(crate) fn separate(
+    cx: &mut Context,
+    mix: &Audio,
+    stems: &[String],
+    mixture_stems: &[String],
+    tracker: &mut Tracker,
+) -> Result<Vec<(String, Audio)>> {
+    for s in stems.iter().chain(mixture_stems) {
+        cx.check_stem(s)?;
+    }
+    mix.check_usable("mix")?;
+    if mix.rms() < 1e-7 {
+        cx.warnings.push("the mix is silent, so every stem is silent".into());
+        return Ok(stems
+            .iter()
+            .map(|s| (s.clone(), Audio::silence(mix.rate, mix.channel_count(), mix.frames())))
+            .collect());
+    }
+    let runs = SeparationPlan::new(cx.settings.method, cx.settings.constrained.as_deref(), stems)?;
+    // The job's output tells which stem the separator constrained, none if only extractors ran.
+    cx.settings.constrained.clone_from(&runs.separator);
+    // With the Wiener filter the model hears the mix once (the mid of a
+    // stereo mix under a mono model) and its estimates only shape the
+    // masks that split every channel; without it each channel is a lane.
+    let rows = to_rows(mix, cx.manifest(), !cx.settings.wiener)?;
+    let gain = cx.gain_for(mix.rms(), "the mix");
+    let estimates = estimate(cx, &runs, stems, mixture_stems, &rows, gain, tracker)?;
+    let mut out: Vec<(String, Audio)> = if cx.settings.wiener {
+        let filter = PostFilter {
+            mix,
+            estimates: &estimates,
+            model_rate: cx.manifest().sample_rate,
+            gain,
+            residual: cx.job.task.kind() == TaskKind::Extract,
+        };
+        stems.iter().cloned().zip(filter.run()?).collect()
+    } else {
+        let channels = mix.channel_count();
+        stems
+            .iter()
+            .zip(estimates)
+            .map(|(s, rows)| Ok((s.clone(), to_audio(rows, cx.manifest(), mix.rate, channels, mix.frames(), gain)?)))
+            .collect::<Result<_>>()?
+    };
+    if cx.settings.method == Method::Separator {
+        if let Some(k) = runs.separator.as_ref().and_then(|c| stems.iter().position(|s| s == c)) {
+            constrain_to_mix(&mut out, k, mix);
+        }
+    }
+    Ok(out)
+}
+
+/// Each stem's estimate over the whole mix (`rows`, scaled by `gain`):
+/// model-rate rows stitched from the windows the plan's runs separate.
+fn estimate(
+    cx: &mut Context,
+    runs: &SeparationPlan,
+    stems: &[String],
+    mixture_stems: &[String],
+    rows: &Rows,
+    gain: f32,
+    tracker: &mut Tracker,
+) -> Result<Vec<Vec<Vec<f32>>>> {
+    let total = rows.rows[0].len();
+    let (window, multiple) = (cx.manifest().window, cx.manifest().length_multiple);
+    let overlap = window / 8;
+    let windows = plan(total, window, overlap, multiple);
+    tracker.set_total(windows.len() * runs.runs() * cx.evals_per_run());
+    let mut rng = Rng::seed_from_u64(cx.settings.seed);
+    let mut stitchers: Vec<Stitcher> = stems.iter().map(|_| Stitcher::new(rows.rows.len(), total, overlap)).collect();
+    for (i, w) in windows.iter().enumerate() {
+        let y: Vec<f32> = flatten(&rows.rows, *w, gain);
+        let out = separate_window(cx, runs, stems, mixture_stems, &y, rows.lanes, w.padded, tracker, &mut rng)?;
+        for (st, var) in stitchers.iter_mut().zip(out) {
+            st.add(*w, &unflatten(&var, rows.rows.len(), w.padded), i == 0, i + 1 == windows.len());
+        }
+    }
+    Ok(stitchers.into_iter().map(|st| st.rows).collect())
+}
+
+/// Which separation runs a window needs.
+#[derive(Debug)]
+struct SeparationPlan {
+    /// The separator's constrained stem, when the separator runs.
+    separator: Option<String>,
+    /// The stems that extractors take.
+    extract: Vec<String>,
+}
+
+impl SeparationPlan {
+    /// The runs of `method` for `stems`. The separator constrains the
+    /// settings' `constrained` stem (the caller's or the model's default),
+    /// else the last of the stems.
+    fn new(method: Method, constrained: Option<&str>, stems: &[String]) -> Result<SeparationPlan> {
+        let constrained = match constrained {
+            Some(c) if stems.iter().any(|s| s == c) => c.to_string(),
+            Some(c) if method != Method::Extractor => {
+                return Err(EngineError::Input(format!("constrained stem \"{c}\" is not one of the stems to separate")))
+            }
+            _ => stems.last().cloned().unwrap_or_default(),
+        };
+        Ok(match method {
+            Method::Separator => SeparationPlan { separator: Some(constrained), extract: vec![] },
+            Method::Extractor => SeparationPlan { separator: None, extract: stems.to_vec() },
+            Method::Ensemble => SeparationPlan {
+                extract: stems.iter().filter(|s| **s != constrained).cloned().collect(),
+                separator: Some(constrained),
+            },
+        })
+    }
+
+    /// Sampler runs per window.
+    fn runs(&self) -> usize {
+        usize::from(self.separator.is_some()) + usize::from(!self.extract.is_empty())
+    }
+}
+
+/// Runs one window `y` (`lanes` lanes of `frames` frames) through the
+/// plan's separator and extractors: one variable per stem, empty for a
+/// stem no run produced.
+#[allow(clippy::too_many_arguments)]
+fn separate_window(
+    cx: &mut Context,
+    runs: &SeparationPlan,
+    stems: &[String],
+    mixture_stems: &[String],
+    y: &[f32],
+    lanes: usize,
+    frames: usize,
+    tracker: &mut Tracker,
+    rng: &mut Rng,
+) -> Result<Vec<Vec<f32>>> {
+    let sigmas = cx.sigmas();
+    let sampler = cx.settings.sampler;
+    let mut out: Vec<Option<Vec<f32>>> = vec![None; stems.len()];
+    if let Some(constrained) = &runs.separator {
+        let conds = stems.iter().map(|s| cx.condition(&[s])).collect::<Result<Vec<_>>>()?;
+        let k = stems.iter().position(|s| s == constrained).unwrap_or(stems.len() - 1);
+        let mut sep =
+            Separator { guide: cx.guide(tracker, lanes, frames), mix: y.to_vec(), stems: conds, constrained: k };
+        let x = sampler.sample(&mut sep, &sigmas, (stems.len() - 1) * y.len(), rng)?;
+        for (slot, v) in out.iter_mut().zip(sep.stems_from_state(&x)) {
+            *slot = Some(v);
+        }
+    }
+    if !runs.extract.is_empty() {
+        let mut targets = Vec::new();
+        for s in &runs.extract {
+            let others: Vec<&str> = mixture_stems.iter().filter(|o| *o != s).map(String::as_str).collect();
+            let complement = if others.is_empty() { cx.condition(&[])? } else { cx.condition(&others)? };
+            targets.push((cx.condition(&[s])?, Condition { negative: complement.negative.clone(), ..complement }));
+        }
+        let mut ext = Extractor { guide: cx.guide(tracker, lanes, frames), mix: y.to_vec(), targets };
+        let x = sampler.sample(&mut ext, &sigmas, runs.extract.len() * y.len(), rng)?;
+        for (i, s) in runs.extract.iter().enumerate() {
+            let k = stems.iter().position(|t| t == s).unwrap_or(0);
+            out[k] = Some(x[i * y.len()..(i + 1) * y.len()].to_vec());
+        }
+    }
+    Ok(out.into_iter().map(Option::unwrap_or_default).collect())
+}
+
+/// Makes stem `k` the mix minus all other stems at the input's rate, so the
+/// separator's stems sum exactly to the mix, including what lies above the
+/// model's band (it goes to the constrained stem, as in eq. 13).
+fn constrain_to_mix(stems: &mut [(String, Audio)], k: usize, mix: &Audio) {
+    let mut rest = mix.channels.clone();
+    for (_, a) in stems.iter().enumerate().filter(|(i, _)| *i != k).map(|(_, s)| s) {
+        for (r, c) in rest.iter_mut().zip(&a.channels) {
+            r.iter_mut().zip(c).for_each(|(r, s)| *r -= s);
+        }
+    }
+    stems[k].1.channels = rest;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn names(stems: &[&str]) -> Vec<String> {
+        stems.iter().map(|s| s.to_string()).collect()
+    }
+
+    #[test]
+    fn the_separator_constrains_the_settings_stem_else_the_last_one() {
+        let stems = names(&["drums", "bass", "piano"]);
+        let plan = SeparationPlan::new(Method::Separator, Some("bass"), &stems).unwrap();
+        assert_eq!((plan.separator.as_deref(), plan.extract.len()), (Some("bass"), 0));
+        // No stem name is special: without a setting it is the last stem, drums or not.
+        let plan = SeparationPlan::new(Method::Separator, None, &stems).unwrap();
+        assert_eq!(plan.separator.as_deref(), Some("piano"));
+        let err = SeparationPlan::new(Method::Separator, Some("guitar"), &stems).unwrap_err().to_string();
+        assert!(err.contains("\"guitar\""), "{err}");
+    }
+
+    #[test]
+    fn the_ensemble_extracts_all_but_the_constrained_stem_and_the_extractor_all() {
+        let stems = names(&["bass", "drums", "piano"]);
+        let plan = SeparationPlan::new(Method::Ensemble, Some("drums"), &stems).unwrap();
+        assert_eq!(
+            (plan.separator.as_deref(), plan.extract.clone(), plan.runs()),
+            (Some("drums"), names(&["bass", "piano"]), 2)
+        );
+        // The extractor has no constrained stem, so a setting naming another stem is no error.
+        let plan = SeparationPlan::new(Method::Extractor, Some("guitar"), &stems).unwrap();
+        assert_eq!((plan.runs(), plan.separator, plan.extract), (1, None, stems));
+    }
+}
