@@ -40,6 +40,7 @@ impl Context<'_> {
 
     /// The guided network for a window of `lanes` lanes of `frames` frames.
     pub(crate) fn guide<'g>(&'g mut self, tracker: &'g mut Tracker, lanes: usize, frames: usize) -> Guide<'g> {
-        Guide { net: &mut *self.model, tracker, w: self.settings.w, lanes, frames }
+        let (w, min_sigma) = (self.settings.w, self.settings.guidance_min_sigma);
+        Guide { net: &mut *self.model, tracker, w, min_sigma, lanes, frames }
     }
 }

@@ -13,6 +13,8 @@ pub struct Settings {
     pub steps: usize,
     /// Guidance scale.
     pub w: f32,
+    /// Guidance only at σ at or above this.
+    pub guidance_min_sigma: f32,
     /// The sampler.
     pub sampler: Sampler,
     /// Karras ρ.
@@ -100,6 +102,7 @@ impl Settings {
         Ok(Settings {
             steps: layers.count("steps"),
             w: layers.number("w"),
+            guidance_min_sigma: layers.number("guidance_min_sigma"),
             sampler,
             rho: 7.0,
             gamma_sources: layers.width("gamma_sources"),
@@ -129,10 +132,11 @@ impl std::fmt::Display for Settings {
         let on = |b: bool| if b { "on" } else { "off" };
         write!(
             f,
-            "steps {}, w {}, {sampler}, rho {}, gamma sources {} mix {}, alpha {}, beta {}, method {}{}, \
+            "steps {}, w {} (from σ {}), {sampler}, rho {}, gamma sources {} mix {}, alpha {}, beta {}, method {}{}, \
              negative prompts {}, Wiener filter {}, seed {}",
             self.steps,
             self.w,
+            self.guidance_min_sigma,
             self.rho,
             gamma(self.gamma_sources),
             gamma(self.gamma_mix),

@@ -90,6 +90,17 @@ pub const SETTINGS: &[Spec] = &[
         fallback: |kind| Some(Value::Number(if kind == TaskKind::Extract { 7.5 } else { 3.0 })),
     },
     Spec {
+        key: "guidance_min_sigma",
+        aliases: &[],
+        label: "Guidance from σ",
+        doc: "Guide only at noise levels σ at or above this (0: at every step); below it a step costs one \
+              network evaluation instead of two",
+        kind: Kind::Number { min: 0.0, max: 100.0 },
+        tasks: ALL,
+        advanced: true,
+        fallback: |_| Some(Value::Number(0.0)),
+    },
+    Spec {
         key: "sampler",
         aliases: &[],
         label: "Sampler",
