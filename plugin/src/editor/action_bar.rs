@@ -5,7 +5,7 @@ use std::sync::atomic::Ordering;
 
 use egui::{Color32, RichText, Ui};
 
-use super::view::Frame;
+use super::frame::Frame;
 use crate::status::Code;
 
 /// Red of the recording light and error banner.

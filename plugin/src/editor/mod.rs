@@ -3,6 +3,7 @@
 //! editor reads atomics and snapshots and writes the state and parameters.
 
 mod action_bar;
+pub mod frame;
 mod results;
 mod sources;
 mod task;

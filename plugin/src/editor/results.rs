@@ -6,7 +6,7 @@ use std::path::Path;
 
 use egui::{Color32, RichText, Ui};
 
-use super::view::Frame;
+use super::frame::Frame;
 use super::waveform::{self, Look};
 use crate::state::{HistoryEntry, JobSettings};
 use crate::RESULT_OUTPUTS;

@@ -5,7 +5,7 @@
 
 use egui::{Color32, Sense, Ui, Vec2};
 
-use super::view::Frame;
+use super::frame::Frame;
 use super::waveform::{self, Look};
 use crate::state::SOURCES;
 

@@ -7,7 +7,7 @@ use egui::{Id, RichText, Ui};
 use gmsdi_engine::settings::Settings;
 use nice_plug::prelude::Enum;
 
-use super::view::Frame;
+use super::frame::Frame;
 use crate::model_info::ModelInfo;
 use crate::params::{Monitor, TaskChoice};
 use crate::state::JobSettings;

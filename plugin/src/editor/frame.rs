@@ -1,0 +1,39 @@
+//! What one frame's panels work with: the instance's shared data, a copy of
+//! the state they edit, and what the view read for this frame (model,
+//! waveform overviews).
+
+use nice_plug::prelude::ParamSetter;
+
+use super::waveform::{Overview, Span};
+use crate::model_info::ModelInfo;
+use crate::state::PersistedState;
+use crate::worker::Shared;
+
+/// Overviews of the inputs and results over one span.
+#[derive(Clone, Debug, Default)]
+pub struct Overviews {
+    /// The span every row shows.
+    pub span: Option<Span>,
+    /// One per input, main first.
+    pub inputs: Vec<Overview>,
+    /// One per result stem.
+    pub results: Vec<Overview>,
+}
+
+/// What one frame's panels work with.
+pub struct Frame<'a> {
+    /// The instance's shared data.
+    pub shared: &'a Shared,
+    /// Parameter changes go through here (the host records automation).
+    pub setter: &'a ParamSetter<'a>,
+    /// A copy of the state; the panels edit it and the view writes back the user's fields.
+    pub state: PersistedState,
+    /// The model, or why there is none.
+    pub model: Result<ModelInfo, String>,
+    /// Whether the worker has looked for the model yet (it starts when the host activates the plugin).
+    pub model_checked: bool,
+    /// This frame's overviews.
+    pub overviews: Overviews,
+    /// Width of the timeline's waveforms, in points.
+    pub wave_width: f32,
+}
