@@ -13,6 +13,7 @@ pub mod cache;
 pub mod capture;
 pub mod clips;
 pub mod editor;
+pub mod error;
 pub mod live;
 pub mod location;
 pub mod model_info;
@@ -30,6 +31,7 @@ use std::sync::Arc;
 use nice_plug::prelude::*;
 
 use capture::{CaptureStore, Capturer};
+use error::PluginError;
 use live::Transport;
 use params::GmsdiParams;
 use playback::{Block, Reader};
@@ -154,8 +156,7 @@ impl Plugin for Gmsdi {
             *self.shared.capture.lock() = None;
             self.capture = CaptureStore::new(rate, len).map(Arc::new);
             if self.capture.is_none() {
-                let message = format!("not enough memory for {seconds} s of capture: lower max_capture_seconds");
-                self.shared.report(Code::Failed, message);
+                self.shared.fail(&PluginError::CaptureMemory { seconds });
             }
         }
         *self.shared.capture.lock() = self.capture.clone();
@@ -165,7 +166,7 @@ impl Plugin for Gmsdi {
         if self.worker.is_none() {
             match Worker::spawn(self.shared.clone()) {
                 Ok(worker) => self.worker = Some(worker),
-                Err(e) => self.shared.status.set(Code::Failed, format!("cannot start the worker thread: {e}")),
+                Err(e) => self.shared.fail(&PluginError::WorkerThread(e)),
             }
         }
         if self.worker.is_some() {

@@ -20,6 +20,7 @@ use gmsdi_engine::settings::Settings;
 use parking_lot::Mutex;
 
 use crate::capture::CaptureStore;
+use crate::error::PluginError;
 use crate::live::Live;
 use crate::model_info::ModelInfo;
 use crate::params::GmsdiParams;
@@ -31,6 +32,9 @@ use nice_plug::params::persist::PersistentField;
 
 /// How often the worker looks for a Generate request or a loaded state.
 const POLL: Duration = Duration::from_millis(20);
+
+/// The model the next job will use, or why there is none.
+pub type ModelLookup = Result<ModelInfo, Arc<PluginError>>;
 
 /// What the plugin, its audio thread, its worker and its editor share.
 pub struct Shared {
@@ -56,7 +60,7 @@ pub struct Shared {
     pub live: Live,
     /// The model the next job will use, or why there is none (`None`:
     /// not looked for yet, the worker starts at the first activation).
-    pub model_info: Mutex<Option<Result<ModelInfo, String>>>,
+    pub model_info: Mutex<Option<ModelLookup>>,
     /// Set when the instance goes away: the worker stops.
     shutdown: AtomicBool,
     /// State loads that the published results reflect.
@@ -112,6 +116,17 @@ impl Shared {
     pub fn report(&self, code: Code, message: String) {
         self.params.state.update(|s| s.report.clone_from(&message));
         self.status.set(code, message);
+    }
+
+    /// Reports a failure outside a job (an activation's), with its fix.
+    pub fn fail(&self, error: &PluginError) {
+        self.fail_with(error.to_string(), error.fix());
+    }
+
+    /// Sets a failure, with its fix, as the status, and its message as the state's report.
+    fn fail_with(&self, message: String, fix: Option<&'static str>) {
+        self.params.state.update(|s| s.report.clone_from(&message));
+        self.status.fail(message, fix);
     }
 }
 
@@ -192,20 +207,21 @@ impl Thread {
         self.shared.status.set(Code::Busy, "running the job");
         match self.job() {
             Ok(message) => self.shared.report(Code::Done, message),
-            Err(message) if self.shared.cancel.load(Ordering::Acquire) => {
-                self.shared.report(Code::Idle, format!("job cancelled ({message})"))
+            Err(PluginError::Cancelled) => self.shared.report(Code::Idle, "job cancelled".into()),
+            Err(e) if self.shared.cancel.load(Ordering::Acquire) => {
+                self.shared.report(Code::Idle, format!("job cancelled ({e})"))
             }
-            Err(message) => self.shared.report(Code::Failed, format!("job failed: {message}")),
+            Err(e) => self.shared.fail_with(format!("job failed: {e}"), e.fix()),
         }
     }
 
     /// The model folder to use: the first candidate holding a `model.json`.
-    fn model_dir(from_state: Option<PathBuf>) -> Result<PathBuf, String> {
+    fn model_dir(from_state: Option<PathBuf>) -> Result<PathBuf, PluginError> {
         let candidates = location::model_candidates(from_state);
-        candidates.iter().find(|d| d.join("model.json").is_file()).cloned().ok_or_else(|| {
-            let list: Vec<String> = candidates.iter().map(|p| p.display().to_string()).collect();
-            format!("no model found: set the model folder or {} (looked in: {})", location::MODEL_ENV, list.join(", "))
-        })
+        match candidates.iter().find(|d| d.join("model.json").is_file()) {
+            Some(dir) => Ok(dir.clone()),
+            None => Err(PluginError::NoModel { looked_in: candidates }),
+        }
     }
 
     /// Re-reads the model's description when the state names another
@@ -215,46 +231,56 @@ impl Thread {
         if self.info_for.as_ref() == Some(&wanted) {
             return;
         }
-        let info = Self::model_dir(wanted.0.clone()).and_then(|dir| ModelInfo::read(&dir));
-        *self.shared.model_info.lock() = Some(info);
+        let info = Self::model_dir(wanted.0.clone()).and_then(|dir| ModelInfo::read(&dir).map_err(PluginError::Model));
+        *self.shared.model_info.lock() = Some(info.map_err(Arc::new));
         self.info_for = Some(wanted);
     }
 
     /// The loaded model, (re)loading it if the wanted folder or provider changed.
-    fn model(&mut self, state: &PersistedState) -> Result<&mut Model, String> {
+    fn model(&mut self, state: &PersistedState) -> Result<&mut Model, PluginError> {
         let dir = Self::model_dir(state.model_dir.clone())?;
-        let provider: Provider =
-            state.settings.provider.as_deref().unwrap_or("cpu").parse().map_err(|e: EngineError| e.to_string())?;
+        let provider: Provider = state
+            .settings
+            .provider
+            .as_deref()
+            .unwrap_or("cpu")
+            .parse()
+            .map_err(|e: EngineError| PluginError::InvalidSetting(e.to_string()))?;
         if self.model.as_ref().is_some_and(|(m, p)| m.dir != dir || *p != provider) {
-            self.model = None;
+            self.model = None; // frees the old model before loading the new one
         }
-        if self.model.is_none() {
-            self.shared.status.set(Code::Busy, format!("loading the model from {}", dir.display()));
-            let options = RuntimeOptions { provider, search_dir: location::binary_dir(), ..RuntimeOptions::default() };
-            let model = Model::load(&dir, &options).map_err(|e| e.to_string())?;
-            if let Some(Ok(info)) = self.shared.model_info.lock().as_mut() {
-                info.provider = Some(model.provider.to_string());
+        let loaded = match self.model.take() {
+            Some(loaded) => loaded,
+            None => {
+                self.shared.status.set(Code::Busy, format!("loading the model from {}", dir.display()));
+                let options =
+                    RuntimeOptions { provider, search_dir: location::binary_dir(), ..RuntimeOptions::default() };
+                let model = Model::load(&dir, &options).map_err(PluginError::Model)?;
+                if let Some(Ok(info)) = self.shared.model_info.lock().as_mut() {
+                    info.provider = Some(model.provider.to_string());
+                }
+                self.shared.status.set(Code::Busy, "running the job");
+                (model, provider)
             }
-            self.model = Some((model, provider));
-            self.shared.status.set(Code::Busy, "running the job");
-        }
-        self.model.as_mut().map(|(m, _)| m).ok_or_else(|| "model not loaded".into())
+        };
+        Ok(&mut self.model.insert(loaded).0)
     }
 
-    fn job(&mut self) -> Result<String, String> {
-        let capture = self.shared.capture.lock().clone().ok_or("no capture buffers (see the previous message)")?;
+    fn job(&mut self) -> Result<String, PluginError> {
+        let capture = self.shared.capture.lock().clone().ok_or(PluginError::NoCaptureBuffers)?;
         let state = self.shared.params.state.snapshot();
         let choice = self.shared.params.task.value();
         let (shared, cancel) = (self.shared.clone(), self.shared.cancel.clone());
         let dir = location::output_dir(state.output_dir.clone());
-        std::fs::create_dir_all(&dir).map_err(|e| format!("cannot create the output folder {}: {e}", dir.display()))?;
+        std::fs::create_dir_all(&dir).map_err(|source| PluginError::OutputFolder { path: dir.clone(), source })?;
         let model = self.model(&state)?;
         let mut warnings: Vec<String> = model.provider_warning.iter().cloned().collect();
         let model_stems: Vec<String> = model.manifest.stems.keys().cloned().collect();
         let (job, region) = tasks::build(choice, &capture, &state, &model_stems, &mut warnings)?;
         let key = cache::key(&job, &model.dir, region.start);
         let rate = capture.rate();
-        let resolved = Settings::resolve(choice.kind(), &model.manifest, &job.overrides).map_err(|e| e.to_string())?;
+        let resolved =
+            Settings::resolve(choice.kind(), &model.manifest, &job.overrides).map_err(PluginError::engine)?;
         let resolved = resolved_text(&resolved, &model.manifest.name);
         let record = |results: Vec<Clip>| HistoryEntry {
             task: choice.name().into(),
@@ -273,7 +299,7 @@ impl Thread {
 
         let report = Box::new(move |p: &gmsdi_engine::progress::Progress| shared.status.set_progress(Some(p)));
         let mut tracker = Tracker::new(1, cancel, report);
-        let output = job::run(model, &job, &mut tracker).map_err(|e| e.to_string())?;
+        let output = job::run(model, &job, &mut tracker).map_err(PluginError::engine)?;
         warnings.extend(output.warnings);
         let name = format!("gmsdi-{}-{}", choice.name(), unix_millis());
         let mut clips = Vec::new();
@@ -281,7 +307,7 @@ impl Thread {
         for (stem, audio) in output.stems {
             let path = dir.join(format!("{name}-{}.wav", file_safe(&stem)));
             clips::write_clip(&path, &audio, region.start.max(0) as u64)
-                .map_err(|e| format!("cannot write {}: {e}", path.display()))?;
+                .map_err(|source| PluginError::CannotWrite { path: path.clone(), source })?;
             stems.push(Stem { name: stem.clone(), start: region.start, channels: stereo(audio) });
             clips.push(Clip { stem, path, start: region.start });
         }
@@ -340,22 +366,20 @@ impl Thread {
             return;
         }
         let mut stems = Vec::new();
-        let mut problems = Vec::new();
+        let mut missing = Vec::new();
         for clip in &state.results {
             match load_stem(clip, rate) {
                 Ok(stem) => stems.push(stem),
-                Err(e) => problems.push(e),
+                Err(e) => missing.push(e),
             }
         }
-        let count = stems.len();
+        let restored = stems.len();
         self.publish(Results { rate, stems });
-        if problems.is_empty() {
-            self.shared.report(Code::Done, format!("restored {count} result clips"));
+        if missing.is_empty() {
+            self.shared.report(Code::Done, format!("restored {restored} result clips"));
         } else {
-            self.shared.report(
-                Code::Failed,
-                format!("restored {count} result clips; missing or unreadable: {}", problems.join("; ")),
-            );
+            let error = PluginError::RestoreIncomplete { restored, missing };
+            self.shared.fail_with(error.to_string(), error.fix());
         }
         // Only now is the restore done (`wait_for_restore` looks at this).
         self.shared.restored_loads.store(loads, Ordering::Release);
@@ -363,10 +387,10 @@ impl Thread {
 }
 
 /// A result clip read from its file, resampled to `rate`, its start moved to match.
-fn load_stem(clip: &Clip, rate: u32) -> Result<Stem, String> {
-    let audio = read_wav(&clip.path).map_err(|e| e.to_string())?;
+fn load_stem(clip: &Clip, rate: u32) -> Result<Stem, EngineError> {
+    let audio = read_wav(&clip.path)?;
     let start = (i128::from(clip.start) * i128::from(rate) / i128::from(audio.rate)) as i64;
-    let audio = audio.resampled(rate).map_err(|e| e.to_string())?;
+    let audio = audio.resampled(rate)?;
     Ok(Stem { name: clip.stem.clone(), start, channels: stereo(audio) })
 }
 

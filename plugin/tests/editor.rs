@@ -4,17 +4,18 @@
 //! captured on Source 1; the test presses Generate, sees the progress, presses
 //! Cancel, runs the job again to the end and checks the result row and file.
 //! A second test splits a captured mix into the model's four stems from the
-//! Separate tab.
+//! Separate tab; a third sees failures with the fix their error type gives.
 
 use std::path::PathBuf;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use egui_kittest::kittest::Queryable;
+use egui_kittest::kittest::{NodeT, Queryable};
 use egui_kittest::Harness;
 use gmsdi_plugin::capture::CaptureStore;
 use gmsdi_plugin::editor::view::View;
+use gmsdi_plugin::error::PluginError;
 use gmsdi_plugin::params::{GmsdiParams, TaskChoice};
 use gmsdi_plugin::playback;
 use gmsdi_plugin::state::JobSettings;
@@ -193,4 +194,31 @@ fn a_user_splits_a_mix_from_the_window() {
     assert_eq!(stems, ["bass", "drums", "guitar", "piano"], "every model stem is separated by default");
     assert!(state.results.iter().all(|c| c.path.is_file() && c.start == i64::from(RATE)));
     assert!(state.history[0].task == "separate" && state.history[0].resolved.contains("method "));
+}
+
+#[test]
+fn a_failure_shows_the_fix_of_its_kind() {
+    let out = tempfile::tempdir().unwrap();
+    let shared = instance(out.path());
+    let _worker = Worker::spawn(shared.clone()).unwrap();
+    let mut harness = window(&shared);
+    step_until(&mut harness, "the model's name", |h| shows(h, "Model: gaussian-fixture"));
+
+    // Separating a silent main input (the guitar is on Source 1) fails the job.
+    harness.get_by_label("Separate").click();
+    harness.step();
+    generate_button(&harness).click();
+    let silent = PluginError::SilentInput { which: "main input" };
+    step_until(&mut harness, "the failure", |h| shows(h, &format!("Error: job failed: {silent}")));
+    assert_eq!(shared.status.code(), Code::Failed);
+    assert_eq!(shared.status.fix(), silent.fix());
+    assert!(shows(&harness, &format!("Fix: {}", silent.fix().unwrap())), "the banner shows the fix");
+
+    // A model folder without a model: the banner says so, with that fix.
+    shared.params.state.update(|s| s.model_dir = Some(out.path().join("no-model-here")));
+    step_until(&mut harness, "no model", |h| shows(h, "No model"));
+    let missing = PluginError::NoModel { looked_in: vec![out.path().join("no-model-here")] };
+    assert!(shows(&harness, &format!("Error: {missing}")), "the banner names the folder");
+    assert!(shows(&harness, &format!("Fix: {}", missing.fix().unwrap())), "the banner shows the fix");
+    assert!(generate_button(&harness).accesskit_node().is_disabled(), "Generate waits for a model");
 }

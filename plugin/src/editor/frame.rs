@@ -7,7 +7,7 @@ use nice_plug::prelude::ParamSetter;
 use super::waveform::{Overview, Span};
 use crate::model_info::ModelInfo;
 use crate::state::PersistedState;
-use crate::worker::Shared;
+use crate::worker::{ModelLookup, Shared};
 
 /// Overviews of the inputs and results over one span.
 #[derive(Clone, Debug, Default)]
@@ -28,12 +28,18 @@ pub struct Frame<'a> {
     pub setter: &'a ParamSetter<'a>,
     /// A copy of the state; the panels edit it and the view writes back the user's fields.
     pub state: PersistedState,
-    /// The model, or why there is none.
-    pub model: Result<ModelInfo, String>,
-    /// Whether the worker has looked for the model yet (it starts when the host activates the plugin).
-    pub model_checked: bool,
+    /// The model, or why there is none; `None` until the worker has looked
+    /// (it starts when the host activates the plugin).
+    pub model: Option<ModelLookup>,
     /// This frame's overviews.
     pub overviews: Overviews,
     /// Width of the timeline's waveforms, in points.
     pub wave_width: f32,
+}
+
+impl Frame<'_> {
+    /// The model, once found.
+    pub fn model_info(&self) -> Option<&ModelInfo> {
+        self.model.as_ref().and_then(|m| m.as_ref().ok())
+    }
 }

@@ -30,7 +30,7 @@ pub fn show(ui: &mut Ui, frame: &mut Frame) {
         }
     });
     ui.label(RichText::new(describe(choice)).weak());
-    let Ok(model) = frame.model.clone() else { return };
+    let Some(model) = frame.model_info().cloned() else { return };
     stems(ui, frame, &model, choice);
     let defaults = model.defaults.get(choice.name()).cloned();
     egui::CollapsingHeader::new("Settings").default_open(true).show(ui, |ui| {

@@ -53,12 +53,9 @@ impl View {
         let overviews = self.overviews();
         let shared = self.shared.clone();
         let before = shared.params.state.snapshot();
-        let info = shared.model_info.lock().clone();
-        let model_checked = info.is_some();
-        let model = info.unwrap_or_else(|| Err("the model is looked for when the host starts the plugin".into()));
+        let model = shared.model_info.lock().clone();
         let wave_width = 300.0;
-        let mut frame =
-            Frame { shared: &shared, setter, state: before.clone(), model, model_checked, overviews, wave_width };
+        let mut frame = Frame { shared: &shared, setter, state: before.clone(), model, overviews, wave_width };
         egui::ScrollArea::vertical().auto_shrink([false; 2]).show(ui, |ui| {
             egui::Frame::new().inner_margin(12.0).show(ui, |ui| {
                 header(ui, &frame);
@@ -140,7 +137,7 @@ fn header(ui: &mut Ui, frame: &Frame) {
         ui.label("stem generation and separation");
         ui.separator();
         match &frame.model {
-            Ok(info) => {
+            Some(Ok(info)) => {
                 ui.label(format!("Model: {}", info.name)).on_hover_text(info.dir.display().to_string());
                 let provider = info.provider.clone().unwrap_or_else(|| {
                     let wanted = frame.state.settings.provider.clone().unwrap_or_else(|| "cpu".into());
@@ -148,10 +145,10 @@ fn header(ui: &mut Ui, frame: &Frame) {
                 });
                 ui.label(format!("Runs on: {provider}"));
             }
-            Err(_) if frame.model_checked => {
+            Some(Err(_)) => {
                 ui.colored_label(Color32::from_rgb(230, 120, 90), "No model");
             }
-            Err(_) => {
+            None => {
                 ui.label(RichText::new("Model: not loaded yet").weak());
             }
         }
