@@ -276,23 +276,24 @@ impl Thread {
         let model = self.model(&state)?;
         let mut warnings: Vec<String> = model.provider_warning.iter().cloned().collect();
         let model_stems: Vec<String> = model.manifest.stems.keys().cloned().collect();
+        let model_name = model.manifest.name.clone();
         let (job, region) = tasks::build(choice, &capture, &state, &model_stems, &mut warnings)?;
         let key = cache::key(&job, &model.dir, region.start);
         let rate = capture.rate();
-        let resolved =
-            Settings::resolve(choice.kind(), &model.manifest, &job.overrides).map_err(PluginError::engine)?;
-        let resolved = resolved_text(&resolved, &model.manifest.name);
-        let record = |results: Vec<Clip>| HistoryEntry {
+        let record = |settings: &Settings, results: Vec<Clip>| HistoryEntry {
             task: choice.name().into(),
             finished: unix_seconds(),
             summary: summary(&job),
             settings: state.settings.clone(),
-            resolved: resolved.clone(),
+            resolved: resolved_text(settings, &model_name),
             results,
         };
         if let Some(clips) = cache::lookup(&dir, &key) {
             if let Ok(stems) = clips.iter().map(|c| load_stem(c, rate)).collect::<Result<Vec<_>, _>>() {
-                let entry = record(clips);
+                // The cache keeps the files, not the settings: resolve them as the job did.
+                let settings =
+                    Settings::resolve(choice.kind(), &model.manifest, &job.overrides).map_err(PluginError::engine)?;
+                let entry = record(&settings, clips);
                 return Ok(self.finish(Results { rate, stems }, entry, "reused (identical job)", warnings));
             }
         }
@@ -314,7 +315,8 @@ impl Thread {
         if let Err(e) = cache::store(&dir, &key, &clips) {
             warnings.push(format!("cannot record the job in the cache: {e}"));
         }
-        let entry = record(clips);
+        // What the job actually ran with (an extraction runs the extractor, whatever the method says).
+        let entry = record(&output.settings, clips);
         Ok(self.finish(Results { rate, stems }, entry, "wrote", warnings))
     }
 
