@@ -1,8 +1,6 @@
 //! The action bar: Capture, Generate / Cancel, progress with step count and
 //! time left, and the last job's outcome (an error banner when it failed).
 
-use std::sync::atomic::Ordering;
-
 use egui::{Color32, RichText, Ui};
 
 use super::frame::Frame;
@@ -13,12 +11,11 @@ pub const RED: Color32 = Color32::from_rgb(220, 70, 60);
 
 /// Draws the bar.
 pub fn show(ui: &mut Ui, frame: &mut Frame) {
-    let shared = frame.shared;
-    let params = &shared.params;
-    let code = shared.status.code();
+    let (params, worker) = (frame.params, frame.worker);
+    let code = worker.code();
     ui.horizontal(|ui| {
         let capturing = params.capture.value();
-        let recording = capturing && shared.live.transport().playing;
+        let recording = capturing && frame.transport.playing;
         let light = if recording {
             RED
         } else if capturing {
@@ -44,9 +41,9 @@ pub fn show(ui: &mut Ui, frame: &mut Frame) {
                 .on_hover_text("Stop the job after the current step")
                 .clicked()
             {
-                shared.cancel.store(true, Ordering::Release);
+                worker.cancel();
             }
-            let p = shared.status.progress();
+            let p = worker.progress();
             let mut text = if p.total > 0 { format!("step {}/{}", p.step, p.total) } else { "starting".into() };
             if let Some(eta) = p.eta {
                 text += &format!(" · {} left", clock(eta.as_secs_f64()));
@@ -58,7 +55,7 @@ pub fn show(ui: &mut Ui, frame: &mut Frame) {
                 .add_enabled(ready, egui::Button::new(RichText::new("Generate").strong()))
                 .on_hover_text("Run the task below on the captured audio (also: the Generate parameter)");
             if generate.clicked() {
-                shared.generate.store(true, Ordering::Release); // the worker picks it up within 20 ms
+                worker.generate();
             }
         }
     });
@@ -67,8 +64,7 @@ pub fn show(ui: &mut Ui, frame: &mut Frame) {
 
 /// "Captured 12.3 s (from 4.0 s)" or what to do to capture.
 fn captured_text(frame: &Frame, recording: bool, capturing: bool) -> String {
-    let capture = frame.shared.capture.lock().clone();
-    let Some(store) = capture else { return "not active yet: start playback in the host".into() };
+    let Some(store) = &frame.capture else { return "not active yet: start playback in the host".into() };
     let rate = f64::from(store.rate());
     match store.range() {
         Some((start, end)) => {
@@ -83,10 +79,10 @@ fn captured_text(frame: &Frame, recording: bool, capturing: bool) -> String {
 /// The last message: an error banner with its fix (a missing model first,
 /// then a failed job or restore), or a plain line.
 fn outcome(ui: &mut Ui, frame: &Frame, code: Code) {
-    let message = frame.shared.status.message();
+    let message = frame.worker.message();
     match frame.model.as_ref() {
         Some(Err(problem)) => banner(ui, &problem.to_string(), problem.fix()),
-        _ if code == Code::Failed => banner(ui, &message, frame.shared.status.fix()),
+        _ if code == Code::Failed => banner(ui, &message, frame.worker.fix()),
         _ if !message.is_empty() => {
             ui.label(RichText::new(message).weak());
         }

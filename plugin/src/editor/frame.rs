@@ -1,13 +1,18 @@
-//! What one frame's panels work with: the instance's shared data, a copy of
-//! the state they edit, and what the view read for this frame (model,
-//! waveform overviews).
+//! What one frame's panels work with: the parameters, the worker's view, a
+//! copy of the state they edit, and what the view read for this frame
+//! (model, transport, capture buffers, waveform overviews).
+
+use std::sync::Arc;
 
 use nice_plug::prelude::ParamSetter;
 
 use super::waveform::{Overview, Span};
+use crate::capture::CaptureStore;
+use crate::live::Transport;
 use crate::model_info::ModelInfo;
+use crate::params::GmsdiParams;
 use crate::state::PersistedState;
-use crate::worker::{ModelLookup, Shared};
+use crate::worker::{ModelLookup, WorkerView};
 
 /// Overviews of the inputs and results over one span.
 #[derive(Clone, Debug, Default)]
@@ -22,8 +27,10 @@ pub struct Overviews {
 
 /// What one frame's panels work with.
 pub struct Frame<'a> {
-    /// The instance's shared data.
-    pub shared: &'a Shared,
+    /// Parameters (read here, changed through `setter`).
+    pub params: &'a GmsdiParams,
+    /// The worker: its status, and the requests the panels send.
+    pub worker: &'a WorkerView,
     /// Parameter changes go through here (the host records automation).
     pub setter: &'a ParamSetter<'a>,
     /// A copy of the state; the panels edit it and the view writes back the user's fields.
@@ -31,6 +38,10 @@ pub struct Frame<'a> {
     /// The model, or why there is none; `None` until the worker has looked
     /// (it starts when the host activates the plugin).
     pub model: Option<ModelLookup>,
+    /// The host's transport in the last block.
+    pub transport: Transport,
+    /// The capture buffers of the current activation.
+    pub capture: Option<Arc<CaptureStore>>,
     /// This frame's overviews.
     pub overviews: Overviews,
     /// Width of the timeline's waveforms, in points.

@@ -15,7 +15,7 @@ use crate::state::JobSettings;
 /// Draws the panel.
 pub fn show(ui: &mut Ui, frame: &mut Frame) {
     ui.heading("Task");
-    let params = &frame.shared.params;
+    let params = frame.params;
     let choice = params.task.value();
     ui.horizontal(|ui| {
         for (i, name) in TaskChoice::variants().iter().enumerate() {
@@ -106,7 +106,7 @@ fn prompt_field(ui: &mut Ui, width: f32, label: Id, map: &mut BTreeMap<String, S
 
 /// The settings grid.
 fn settings(ui: &mut Ui, frame: &mut Frame, choice: TaskChoice, model: &ModelInfo, defaults: Option<&Settings>) {
-    let params = &frame.shared.params;
+    let params = frame.params;
     let s = &mut frame.state.settings;
     egui::Grid::new("settings").num_columns(2).show(ui, |ui| {
         let steps_default = defaults.map_or(50, |d| d.steps);

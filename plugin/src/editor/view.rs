@@ -1,8 +1,7 @@
-//! The whole window, one frame at a time: reads the shared data, draws the
-//! panels, and writes back what the user changed (state fields the user
-//! owns; parameters through the host's `ParamSetter`).
+//! The whole window, one frame at a time: reads what the frame shows, draws
+//! the panels, and writes back what the user changed (state fields the user
+//! owns; parameters through the host's `ParamSetter`; requests to the worker).
 
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use egui::{Color32, RichText, Ui};
@@ -10,11 +9,11 @@ use nice_plug::prelude::ParamSetter;
 
 use super::frame::{Frame, Overviews};
 use super::waveform::{self, Span};
-use super::{action_bar, results, sources, task};
+use super::{action_bar, results, sources, task, Link};
 use crate::capture::INPUTS;
 use crate::state::PersistedState;
 use crate::status::Code;
-use crate::worker::Shared;
+use crate::worker::WorkerView;
 
 /// How often waveform overviews are recomputed.
 const OVERVIEW_EVERY: Duration = Duration::from_millis(150);
@@ -25,8 +24,8 @@ const IDLE_REPAINT: Duration = Duration::from_millis(250);
 
 /// Editor-only state that lives while the window is open.
 pub struct View {
-    /// The instance's shared data.
-    pub shared: Arc<Shared>,
+    /// What the editor works with.
+    pub link: Link,
     /// Displayed input levels (peak with decay), main input first.
     pub meters: [f32; INPUTS],
     /// Cached waveform overviews and when they were made.
@@ -42,20 +41,28 @@ pub fn style(ctx: &egui::Context) {
 }
 
 impl View {
-    /// A view of `shared`.
-    pub fn new(shared: Arc<Shared>) -> Self {
-        Self { shared, meters: [0.0; INPUTS], overviews: None }
+    /// A view over `link`.
+    pub fn new(link: Link) -> Self {
+        Self { link, meters: [0.0; INPUTS], overviews: None }
     }
 
     /// Draws one frame.
     pub fn ui(&mut self, ui: &mut Ui, setter: &ParamSetter) {
         self.update_meters();
         let overviews = self.overviews();
-        let shared = self.shared.clone();
-        let before = shared.params.state.snapshot();
-        let model = shared.model_info.lock().clone();
-        let wave_width = 300.0;
-        let mut frame = Frame { shared: &shared, setter, state: before.clone(), model, overviews, wave_width };
+        let link = self.link.clone();
+        let before = link.params.state.snapshot();
+        let mut frame = Frame {
+            params: &link.params,
+            worker: &link.worker,
+            setter,
+            state: before.clone(),
+            model: link.worker.model(),
+            transport: link.live.transport(),
+            capture: link.worker.capture(),
+            overviews,
+            wave_width: 300.0,
+        };
         egui::ScrollArea::vertical().auto_shrink([false; 2]).show(ui, |ui| {
             egui::Frame::new().inner_margin(12.0).show(ui, |ui| {
                 header(ui, &frame);
@@ -76,10 +83,10 @@ impl View {
                 });
             });
         });
-        write_back(&shared, &before, &frame.state);
-        let moving = shared.status.code() == Code::Busy
-            || shared.params.capture.value()
-            || shared.live.transport().playing
+        write_back(&link, &before, &frame.state);
+        let moving = link.worker.code() == Code::Busy
+            || link.params.capture.value()
+            || frame.transport.playing
             || self.meters.iter().any(|m| *m > 1e-4);
         // Otherwise a slow refresh: the worker and the host change things without input events.
         ui.ctx().request_repaint_after(if moving { LIVE_REPAINT } else { IDLE_REPAINT });
@@ -88,7 +95,7 @@ impl View {
     /// Takes the audio thread's peaks and lets the displayed levels fall back.
     fn update_meters(&mut self) {
         for (i, meter) in self.meters.iter_mut().enumerate() {
-            *meter = self.shared.live.take_peak(i).max(*meter * 0.85);
+            *meter = self.link.live.take_peak(i).max(*meter * 0.85);
         }
     }
 
@@ -99,16 +106,16 @@ impl View {
                 return overviews.clone();
             }
         }
-        let overviews = compute_overviews(&self.shared);
+        let overviews = compute_overviews(&self.link.worker);
         self.overviews = Some((Instant::now(), overviews.clone()));
         overviews
     }
 }
 
 /// Span covering the captured region and every result; overviews over it.
-fn compute_overviews(shared: &Shared) -> Overviews {
-    let capture = shared.capture.lock().clone();
-    let results = shared.results.lock().clone();
+fn compute_overviews(worker: &WorkerView) -> Overviews {
+    let capture = worker.capture();
+    let results = worker.results();
     let rate = capture.as_ref().map(|c| c.rate()).or(results.as_ref().map(|r| r.rate)).unwrap_or(0);
     let mut range = capture.as_ref().and_then(|c| c.range());
     if let Some(results) = &results {
@@ -156,12 +163,13 @@ fn header(ui: &mut Ui, frame: &Frame) {
 }
 
 /// Writes the fields the user edits back into the shared state, leaving
-/// what the worker owns (results, report, history) as the worker left it.
-fn write_back(shared: &Shared, before: &PersistedState, after: &PersistedState) {
+/// what the worker owns (results, report, history) as the worker left it,
+/// and tells the worker what concerns it.
+fn write_back(link: &Link, before: &PersistedState, after: &PersistedState) {
     if before == after {
         return;
     }
-    shared.params.state.update(|s| {
+    link.params.state.update(|s| {
         s.labels.clone_from(&after.labels);
         s.stems.clone_from(&after.stems);
         s.separate_stems.clone_from(&after.separate_stems);
@@ -176,6 +184,9 @@ fn write_back(shared: &Shared, before: &PersistedState, after: &PersistedState) 
         }
     });
     if after.results != before.results {
-        shared.restore.store(true, std::sync::atomic::Ordering::Release);
+        link.worker.restore();
+    }
+    if after.model_dir != before.model_dir || after.settings.provider != before.settings.provider {
+        link.worker.model_changed();
     }
 }
