@@ -13,6 +13,7 @@ pub mod cache;
 pub mod capture;
 pub mod clips;
 pub mod editor;
+pub mod error;
 pub mod live;
 pub mod location;
 pub mod model_info;
@@ -24,18 +25,18 @@ pub mod tasks;
 pub mod worker;
 
 use std::num::NonZeroU32;
-use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
 use nice_plug::prelude::*;
 
 use capture::{CaptureStore, Capturer};
-use live::Transport;
+use error::PluginError;
+use live::{Live, Transport};
 use params::GmsdiParams;
 use playback::{Block, Reader};
 use state::SOURCES;
 use status::Code;
-use worker::{Shared, Worker};
+use worker::Worker;
 
 /// How long activation waits for a loaded project's result clips.
 const RESTORE_WAIT: std::time::Duration = std::time::Duration::from_secs(10);
@@ -66,11 +67,13 @@ const WITH_RESULTS: AudioIOLayout = AudioIOLayout {
 /// and lives until the instance is dropped (a job survives the host
 /// deactivating and reactivating the plugin; removing the plugin cancels it).
 pub struct Gmsdi {
-    shared: Arc<Shared>,
+    params: Arc<GmsdiParams>,
+    /// Input levels and transport, from the audio thread to the editor.
+    live: Arc<Live>,
     reader: Reader,
     capture: Option<Arc<CaptureStore>>,
     capturer: Capturer,
-    worker: Option<Worker>,
+    worker: Worker,
     rate: u32,
     generate_was_on: bool,
     editor_state: Arc<nice_plug_egui::EguiEditorState>,
@@ -79,12 +82,14 @@ pub struct Gmsdi {
 impl Default for Gmsdi {
     fn default() -> Self {
         let (publisher, reader) = playback::channel();
+        let params = Arc::new(GmsdiParams::default());
         Self {
-            shared: Arc::new(Shared::new(Arc::new(GmsdiParams::default()), publisher)),
+            worker: Worker::new(params.clone(), publisher),
+            params,
+            live: Arc::new(Live::default()),
             reader,
             capture: None,
             capturer: Capturer::default(),
-            worker: None,
             rate: 0,
             generate_was_on: false,
             editor_state: nice_plug_egui::EguiEditorState::from_size(
@@ -122,11 +127,12 @@ impl Plugin for Gmsdi {
     type Editor = editor::GmsdiEditor;
 
     fn params(&self) -> Arc<dyn Params> {
-        self.shared.params.clone()
+        self.params.clone()
     }
 
     fn editor(&mut self, _executor: AsyncExecutor<Self>) -> Option<Self::Editor> {
-        editor::create(self.shared.clone(), self.editor_state.clone())
+        let link = editor::Link { params: self.params.clone(), live: self.live.clone(), worker: self.worker.view() };
+        editor::create(link, self.editor_state.clone())
     }
 
     fn activate(
@@ -136,12 +142,12 @@ impl Plugin for Gmsdi {
         _context: &mut impl ActivateContext<Self>,
     ) -> bool {
         let rate = buffer_config.sample_rate.round().max(1.0) as u32;
-        let seconds = self.shared.params.state.snapshot().max_capture_seconds;
+        let seconds = self.params.state.snapshot().max_capture_seconds;
         let len = CaptureStore::capacity(rate, seconds);
         let keep = self.capture.as_ref().is_some_and(|c| c.rate() == rate && c.frames() == len);
         if !keep {
             if let Some(old) = self.capture.as_ref().filter(|c| c.range().is_some()) {
-                self.shared.report(
+                self.worker.report(
                     Code::Idle,
                     format!(
                         "the captured audio was discarded: the sample rate ({} Hz to {rate} Hz) or the maximum \
@@ -151,26 +157,19 @@ impl Plugin for Gmsdi {
                 );
             }
             self.capture = None; // frees the old buffers before allocating new ones
-            *self.shared.capture.lock() = None;
+            self.worker.release_capture();
             self.capture = CaptureStore::new(rate, len).map(Arc::new);
             if self.capture.is_none() {
-                let message = format!("not enough memory for {seconds} s of capture: lower max_capture_seconds");
-                self.shared.report(Code::Failed, message);
+                self.worker.fail(&PluginError::CaptureMemory { seconds });
             }
         }
-        *self.shared.capture.lock() = self.capture.clone();
         self.rate = rate;
-        self.shared.rate.store(rate, Ordering::Release);
-        self.generate_was_on = self.shared.params.generate.value();
-        if self.worker.is_none() {
-            match Worker::spawn(self.shared.clone()) {
-                Ok(worker) => self.worker = Some(worker),
-                Err(e) => self.shared.status.set(Code::Failed, format!("cannot start the worker thread: {e}")),
-            }
-        }
-        if self.worker.is_some() {
+        self.generate_was_on = self.params.generate.value();
+        self.worker.activated(self.capture.clone(), rate);
+        match self.worker.start() {
             // A project just loaded: its result clips play from the first block.
-            self.shared.wait_for_restore(RESTORE_WAIT);
+            Ok(()) => self.worker.wait_for_restore(RESTORE_WAIT),
+            Err(e) => self.worker.fail(&PluginError::WorkerThread(e)),
         }
         true
     }
@@ -181,10 +180,10 @@ impl Plugin for Gmsdi {
         aux: &mut AuxiliaryBuffers,
         context: &mut impl ProcessContext<Self>,
     ) -> ProcessStatus {
-        let params = &self.shared.params;
+        let params = &self.params;
         let transport = context.transport();
         let (playing, host_pos) = (transport.playing, transport.pos_samples());
-        let live = &self.shared.live;
+        let live = &self.live;
         live.set_transport(Transport {
             playing,
             pos: host_pos,
@@ -208,7 +207,7 @@ impl Plugin for Gmsdi {
         }
         let generate = params.generate.value();
         if generate && !self.generate_was_on {
-            self.shared.generate.store(true, Ordering::Release);
+            self.worker.request_generate();
         }
         self.generate_was_on = generate;
         if params.bypass.value() {

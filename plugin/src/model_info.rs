@@ -5,6 +5,7 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
+use gmsdi_engine::error::EngineError;
 use gmsdi_engine::manifest::{Manifest, StemPrompts};
 use gmsdi_engine::settings::{default_value, Overrides, TaskKind, Value};
 
@@ -25,8 +26,8 @@ pub struct ModelInfo {
 
 impl ModelInfo {
     /// Reads the model folder's `model.json`.
-    pub fn read(dir: &Path) -> Result<ModelInfo, String> {
-        let manifest = Manifest::load(dir).map_err(|e| e.to_string())?;
+    pub fn read(dir: &Path) -> Result<ModelInfo, EngineError> {
+        let manifest = Manifest::load(dir)?;
         let defaults = TaskKind::ALL.into_iter().map(|k| (k.name(), manifest.task_defaults(k).clone())).collect();
         Ok(ModelInfo {
             name: manifest.name.clone(),

@@ -4,6 +4,7 @@
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::OnceLock;
 
 use gmsdi_engine::settings::StoredSettings;
 use nice_plug::params::persist::PersistentField;
@@ -104,12 +105,14 @@ pub struct HistoryEntry {
     pub results: Vec<Clip>,
 }
 
-/// The persisted state behind a lock, with a counter of host loads so the
-/// worker knows when to restore results. Never touched on the audio thread.
+/// The persisted state behind a lock, with a counter of host loads and a
+/// listener told of each, so the worker knows when to restore results.
+/// Never touched on the audio thread.
 #[derive(Default)]
 pub struct SharedState {
     state: RwLock<PersistedState>,
     loads: AtomicU64,
+    on_load: OnceLock<Box<dyn Fn() + Send + Sync>>,
 }
 
 impl SharedState {
@@ -126,6 +129,14 @@ impl SharedState {
     /// How many times the host has loaded a state into this instance.
     pub fn loads(&self) -> u64 {
         self.loads.load(Ordering::Acquire)
+    }
+
+    /// Calls `listener` after every host load, on the thread that loads (the
+    /// host's main thread; the audio thread only if the editor set the whole
+    /// plugin state while processing, which this plugin's editor never does).
+    /// Only the first listener is kept: returns whether `listener` is it.
+    pub fn on_load(&self, listener: impl Fn() + Send + Sync + 'static) -> bool {
+        self.on_load.set(Box::new(listener)).is_ok()
     }
 }
 
@@ -144,6 +155,9 @@ impl<'a> PersistentField<'a, PersistedState> for SharedState {
     fn set(&self, new_value: PersistedState) {
         *self.state.write() = new_value.migrate();
         self.loads.fetch_add(1, Ordering::AcqRel);
+        if let Some(listener) = self.on_load.get() {
+            listener();
+        }
     }
 
     fn map<F, R>(&self, f: F) -> R
@@ -182,12 +196,18 @@ mod tests {
     }
 
     #[test]
-    fn host_loads_are_counted_but_updates_are_not() {
+    fn host_loads_are_counted_and_heard_but_updates_are_not() {
         let shared = SharedState::default();
+        let heard = std::sync::Arc::new(AtomicU64::new(0));
+        let counter = heard.clone();
+        assert!(shared.on_load(move || {
+            counter.fetch_add(1, Ordering::Relaxed);
+        }));
+        assert!(!shared.on_load(|| {}), "one listener");
         shared.update(|s| s.report = "x".into());
-        assert_eq!(shared.loads(), 0);
+        assert_eq!((shared.loads(), heard.load(Ordering::Relaxed)), (0, 0));
         shared.set(PersistedState::default());
-        assert_eq!(shared.loads(), 1);
+        assert_eq!((shared.loads(), heard.load(Ordering::Relaxed)), (1, 1));
         assert_eq!(shared.map(|s| s.report.clone()), "");
     }
 }

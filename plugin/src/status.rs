@@ -1,5 +1,6 @@
 //! What the plugin is doing, for the editor and the log: an atomic code and
-//! progress, plus a message behind a lock that only non-audio threads touch.
+//! progress, plus a message (and after a failure, its fix) behind a lock
+//! that only non-audio threads touch.
 
 use std::sync::atomic::{AtomicU32, AtomicU64, AtomicU8, Ordering};
 use std::time::Duration;
@@ -27,7 +28,8 @@ pub struct Status {
     progress: AtomicU32,
     steps: AtomicU64,
     eta_ms: AtomicU64,
-    message: Mutex<String>,
+    /// The message, and what the user can do about it after a failure.
+    message: Mutex<(String, Option<&'static str>)>,
 }
 
 impl Default for Status {
@@ -37,7 +39,7 @@ impl Default for Status {
             progress: AtomicU32::new(0),
             steps: AtomicU64::new(0),
             eta_ms: AtomicU64::new(u64::MAX),
-            message: Mutex::new(String::new()),
+            message: Mutex::new((String::new(), None)),
         }
     }
 }
@@ -56,15 +58,23 @@ pub struct JobProgress {
 }
 
 impl Status {
-    /// Sets the code and message, and logs the message.
+    /// Sets the code and message (without a fix), and logs the message.
     pub fn set(&self, code: Code, message: impl Into<String>) {
-        let message = message.into();
+        self.store(code, message.into(), None);
+    }
+
+    /// Sets a failure: its message and what the user can do about it.
+    pub fn fail(&self, message: impl Into<String>, fix: Option<&'static str>) {
+        self.store(Code::Failed, message.into(), fix);
+    }
+
+    fn store(&self, code: Code, message: String, fix: Option<&'static str>) {
         if code == Code::Failed {
             nice_plug::nice_warn!("GMSDI: {message}");
         } else {
             nice_plug::nice_log!("GMSDI: {message}");
         }
-        *self.message.lock() = message;
+        *self.message.lock() = (message, fix);
         self.code.store(code as u8, Ordering::Release);
     }
 
@@ -80,7 +90,12 @@ impl Status {
 
     /// The current message (never call on the audio thread).
     pub fn message(&self) -> String {
-        self.message.lock().clone()
+        self.message.lock().0.clone()
+    }
+
+    /// What the user can do about the current failure, if it is one with a fix.
+    pub fn fix(&self) -> Option<&'static str> {
+        self.message.lock().1
     }
 
     /// Sets the running job's progress (`None`: a new job, nothing done yet).
@@ -126,5 +141,17 @@ mod tests {
         );
         status.set_progress(None);
         assert_eq!(status.progress(), JobProgress::default());
+    }
+
+    #[test]
+    fn a_failure_keeps_its_fix_until_the_next_message() {
+        let status = Status::default();
+        status.fail("nothing captured", Some("turn Capture on"));
+        assert_eq!(
+            (status.code(), status.message(), status.fix()),
+            (Code::Failed, "nothing captured".into(), Some("turn Capture on"))
+        );
+        status.set(Code::Busy, "running the job");
+        assert_eq!((status.code(), status.fix()), (Code::Busy, None));
     }
 }

@@ -4,6 +4,7 @@
 use gmsdi_engine::job::{Job, Source, Task};
 
 use crate::capture::CaptureStore;
+use crate::error::PluginError;
 use crate::params::TaskChoice;
 use crate::state::PersistedState;
 
@@ -25,7 +26,7 @@ pub fn build(
     state: &PersistedState,
     model_stems: &[String],
     warnings: &mut Vec<String>,
-) -> Result<(Job, Region), String> {
+) -> Result<(Job, Region), PluginError> {
     let region = region(choice, capture, state)?;
     let task = match choice {
         TaskChoice::Accompany => accompany(capture, region, state, warnings)?,
@@ -35,7 +36,7 @@ pub fn build(
                 warnings.push(format!("the main input had {bad} NaN or infinite samples, replaced by silence"));
             }
             if mix.rms() == 0.0 {
-                return Err("the captured main input is silent: route the mix into the plugin's main input".into());
+                return Err(PluginError::SilentInput { which: "main input" });
             }
             let stems = chosen(&state.separate_stems, model_stems);
             if choice == TaskChoice::Separate {
@@ -62,7 +63,7 @@ pub fn build(
 }
 
 /// The captured range; a total generation without one uses `generate_seconds` from 0.
-fn region(choice: TaskChoice, capture: &CaptureStore, state: &PersistedState) -> Result<Region, String> {
+fn region(choice: TaskChoice, capture: &CaptureStore, state: &PersistedState) -> Result<Region, PluginError> {
     match (capture.range(), choice) {
         (Some((start, end)), _) => Ok(Region { start, end }),
         (None, TaskChoice::Generate) => {
@@ -70,7 +71,7 @@ fn region(choice: TaskChoice, capture: &CaptureStore, state: &PersistedState) ->
                 if state.generate_seconds.is_finite() { state.generate_seconds.clamp(1.0, 600.0) } else { 8.0 };
             Ok(Region { start: 0, end: (seconds * f64::from(capture.rate())).round() as i64 })
         }
-        (None, _) => Err("nothing captured yet: turn Capture on and play the part to work on".into()),
+        (None, _) => Err(PluginError::NothingCaptured),
     }
 }
 
@@ -90,7 +91,7 @@ fn accompany(
     region: Region,
     state: &PersistedState,
     warnings: &mut Vec<String>,
-) -> Result<Task, String> {
+) -> Result<Task, PluginError> {
     let mut sources = Vec::new();
     for (i, label) in state.labels.iter().enumerate() {
         let label = label.trim();
@@ -108,7 +109,7 @@ fn accompany(
         sources.push(Source { label: label.to_string(), audio });
     }
     if sources.is_empty() {
-        return Err("no labelled source holds audio: route a track into Source 1-3 and give it a label".into());
+        return Err(PluginError::NoLabelledSource);
     }
     let generate = state.stems.iter().map(|s| s.trim()).filter(|s| !s.is_empty()).map(|s| vec![s.to_string()]);
     Ok(Task::Accompany { sources, generate: generate.collect() })
@@ -147,7 +148,7 @@ mod tests {
         assert!(matches!(job.task, Task::Extract { stems: ref s, .. } if s == &stems));
         let silent = store_with(0, 0.0, 100, 500);
         let err = build(TaskChoice::Separate, &silent, &state, &stems, &mut Vec::new()).unwrap_err();
-        assert!(err.contains("silent"), "{err}");
+        assert!(matches!(err, PluginError::SilentInput { which: "main input" }), "{err}");
     }
 
     #[test]
@@ -155,7 +156,7 @@ mod tests {
         let state = PersistedState::default(); // source 1 is labelled "guitar"
         let main_only = store_with(0, 0.1, 0, 500);
         let err = build(TaskChoice::Accompany, &main_only, &state, &[], &mut Vec::new()).unwrap_err();
-        assert!(err.contains("no labelled source"), "{err}");
+        assert!(matches!(err, PluginError::NoLabelledSource), "{err}");
         let mut warnings = Vec::new();
         let guitar = store_with(1, 0.1, 0, 500);
         let (job, _) = build(TaskChoice::Accompany, &guitar, &state, &[], &mut warnings).unwrap();

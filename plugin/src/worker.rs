@@ -1,14 +1,17 @@
-//! The worker: one thread per active instance that loads the model lazily,
-//! runs jobs on the captured audio, writes result clips, hands results to
-//! the audio thread and restores results after the host loads a state.
+//! The worker: one thread per instance that loads the model lazily, runs
+//! jobs on the captured audio, writes result clips, hands results to the
+//! audio thread and restores results after the host loads a state. It
+//! blocks on a channel of commands from the host's main thread (activation,
+//! state loads) and the editor; the editor reads what it shows through a
+//! narrow [`WorkerView`].
 
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::thread::JoinHandle;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
-use crossbeam_channel::{RecvTimeoutError, Sender};
+use crossbeam_channel::{Receiver, RecvTimeoutError, Sender};
 use gmsdi_engine::audio::{read_wav, Audio};
 use gmsdi_engine::error::EngineError;
 use gmsdi_engine::job::{self, Job, Task};
@@ -19,44 +22,67 @@ use gmsdi_engine::settings::Settings;
 use parking_lot::Mutex;
 
 use crate::capture::CaptureStore;
-use crate::live::Live;
+use crate::error::PluginError;
 use crate::model_info::ModelInfo;
 use crate::params::GmsdiParams;
 use crate::playback::{self, Publisher, Results, Stem};
 use crate::state::{Clip, HistoryEntry, PersistedState, HISTORY};
-use crate::status::{Code, Status};
+use crate::status::{Code, JobProgress, Status};
 use crate::{cache, clips, location, tasks};
 use nice_plug::params::persist::PersistentField;
 
-/// How often the worker looks for a Generate request or a loaded state.
-const POLL: Duration = Duration::from_millis(20);
+/// The longest the worker waits for a command before it looks at the audio
+/// thread's Generate request (see [`Worker::request_generate`]).
+const AUDIO_REQUEST_WAIT: Duration = Duration::from_millis(20);
 
-/// What the plugin, its audio thread, its worker and its editor share.
-pub struct Shared {
+/// The model the next job will use, or why there is none.
+pub type ModelLookup = Result<ModelInfo, Arc<PluginError>>;
+
+/// Messages to the worker thread.
+enum Command {
+    /// Run the chosen task on the captured audio (the editor's Generate button).
+    Generate,
+    /// Load the state's result files again (the editor restored a job from the history).
+    Restore,
+    /// The host loaded a state: describe its model, load its result files.
+    StateLoaded,
+    /// The editor changed the model folder or the execution provider: describe the model again.
+    ModelChanged,
+    /// The host activated the plugin: the results may need resampling to its rate.
+    Activated,
+    /// Stop (after cancelling the running job).
+    Shutdown,
+}
+
+/// What the worker thread shares with the plugin and the editor, private to
+/// this module: the plugin reaches it through [`Worker`], the editor through
+/// [`WorkerView`].
+struct Shared {
     /// Parameters and persisted state.
-    pub params: Arc<GmsdiParams>,
+    params: Arc<GmsdiParams>,
     /// The capture buffers of the current activation.
-    pub capture: Mutex<Option<Arc<CaptureStore>>>,
-    /// Writer side of the results hand-over.
-    pub publisher: Mutex<Publisher>,
-    /// The results the audio thread plays, for the editor's waveforms.
-    pub results: Mutex<Option<Arc<Results>>>,
-    /// Set by the audio thread when Generate turns on, or by the editor.
-    pub generate: AtomicBool,
-    /// Set to stop the running job before its next network evaluation.
-    pub cancel: Arc<AtomicBool>,
-    /// Set by the editor to (re)load the state's result files.
-    pub restore: AtomicBool,
+    capture: Mutex<Option<Arc<CaptureStore>>>,
     /// Current host sample rate (0 before the first activation).
-    pub rate: AtomicU32,
+    rate: AtomicU32,
+    /// Writer side of the results hand-over.
+    publisher: Mutex<Publisher>,
+    /// The results the audio thread plays, for the editor's waveforms.
+    results: Mutex<Option<Arc<Results>>>,
     /// What the worker is doing.
-    pub status: Status,
-    /// Input levels and transport, from the audio thread.
-    pub live: Live,
-    /// The model the next job will use, or why there is none (`None`:
-    /// not looked for yet, the worker starts at the first activation).
-    pub model_info: Mutex<Option<Result<ModelInfo, String>>>,
-    /// Set when the instance goes away: the worker stops.
+    status: Status,
+    /// The model the next job will use, or why there is none (`None`: not
+    /// looked for yet, the worker starts at the first activation).
+    model_info: Mutex<Option<ModelLookup>>,
+    /// The audio thread's Generate request. It exists only because the audio
+    /// thread cannot send a command (sending may allocate, and the audio
+    /// thread must not allocate, lock or wait): it sets this flag and the
+    /// worker looks at it each time it wakes, at least every
+    /// [`AUDIO_REQUEST_WAIT`]. Everything else arrives as a [`Command`].
+    generate: AtomicBool,
+    /// Stops the running job before its next network evaluation (the
+    /// engine's progress tracker reads it between evaluations).
+    cancel: Arc<AtomicBool>,
+    /// Set when the instance goes away: no job or restore starts after it.
     shutdown: AtomicBool,
     /// State loads that the published results reflect.
     restored_loads: AtomicU64,
@@ -65,100 +91,213 @@ pub struct Shared {
 }
 
 impl Shared {
-    /// Shared data around `params` and the writer side of the hand-over.
-    pub fn new(params: Arc<GmsdiParams>, publisher: Publisher) -> Self {
-        Self {
+    /// Whether the state's result files still wait to be (re)loaded: a state
+    /// was loaded, or the host rate changed, since the results were published.
+    fn restore_pending(&self) -> bool {
+        let published = self.results_rate.load(Ordering::Acquire);
+        self.params.state.loads() != self.restored_loads.load(Ordering::Acquire)
+            || (published != 0 && published != self.rate.load(Ordering::Acquire))
+    }
+
+    /// Sets the status and the state's report together.
+    fn report(&self, code: Code, message: String) {
+        self.params.state.update(|s| s.report.clone_from(&message));
+        self.status.set(code, message);
+    }
+
+    /// Sets a failure, with its fix, as the status, and its message as the state's report.
+    fn fail(&self, message: String, fix: Option<&'static str>) {
+        self.params.state.update(|s| s.report.clone_from(&message));
+        self.status.fail(message, fix);
+    }
+}
+
+/// The worker of an instance: its shared data, its command channel and,
+/// once started, its thread. Dropping it cancels the running job and joins.
+pub struct Worker {
+    shared: Arc<Shared>,
+    commands: Sender<Command>,
+    inbox: Receiver<Command>,
+    thread: Option<JoinHandle<()>>,
+}
+
+impl Worker {
+    /// The worker of the instance whose parameters are `params`, not started
+    /// yet (see [`start`](Self::start)). From now on every host state load
+    /// reaches it as a command, queued until it starts.
+    pub fn new(params: Arc<GmsdiParams>, publisher: Publisher) -> Worker {
+        let (commands, inbox) = crossbeam_channel::unbounded();
+        let loaded = commands.clone();
+        let listening = params.state.on_load(move || {
+            let _ = loaded.send(Command::StateLoaded); // fails only once the worker is gone
+        });
+        debug_assert!(listening, "one worker per set of parameters");
+        let shared = Shared {
             params,
             capture: Mutex::new(None),
+            rate: AtomicU32::new(0),
             publisher: Mutex::new(publisher),
             results: Mutex::new(None),
+            status: Status::default(),
+            model_info: Mutex::new(None),
             generate: AtomicBool::new(false),
             cancel: Arc::new(AtomicBool::new(false)),
-            restore: AtomicBool::new(false),
-            rate: AtomicU32::new(0),
-            status: Status::default(),
-            live: Live::default(),
-            model_info: Mutex::new(None),
             shutdown: AtomicBool::new(false),
             restored_loads: AtomicU64::new(0),
             results_rate: AtomicU32::new(0),
-        }
+        };
+        Worker { shared: Arc::new(shared), commands, inbox, thread: None }
     }
 
-    /// Whether the state's result files still wait to be (re)loaded: a
-    /// state was loaded, the editor asked, or the host rate changed since
-    /// the results were published.
-    fn restore_pending(&self) -> bool {
-        let published = self.results_rate.load(Ordering::Acquire);
-        self.restore.load(Ordering::Acquire)
-            || self.params.state.loads() != self.restored_loads.load(Ordering::Acquire)
-            || (published != 0 && published != self.rate.load(Ordering::Acquire))
+    /// Starts the worker thread, unless it runs already (a failed start may be retried).
+    pub fn start(&mut self) -> std::io::Result<()> {
+        if self.thread.is_none() {
+            let thread = Thread { shared: self.shared.clone(), inbox: self.inbox.clone(), model: None, info_for: None };
+            self.thread = Some(std::thread::Builder::new().name("gmsdi-worker".into()).spawn(move || thread.run())?);
+        }
+        Ok(())
+    }
+
+    /// Whether the worker thread runs.
+    pub fn is_running(&self) -> bool {
+        self.thread.is_some()
+    }
+
+    /// Hands the worker an activation's capture buffers and sample rate
+    /// (main thread); it resamples the results if the rate changed.
+    pub fn activated(&self, capture: Option<Arc<CaptureStore>>, rate: u32) {
+        *self.shared.capture.lock() = capture;
+        self.shared.rate.store(rate, Ordering::Release);
+        self.send(Command::Activated);
+    }
+
+    /// Lets go of the capture buffers, so that they are freed before new
+    /// ones are allocated (a running job keeps its own reference).
+    pub fn release_capture(&self) {
+        *self.shared.capture.lock() = None;
+    }
+
+    /// The Generate parameter turned on. Real-time safe (one atomic store):
+    /// the audio thread's only way to ask the worker for something.
+    pub fn request_generate(&self) {
+        self.shared.generate.store(true, Ordering::Release);
     }
 
     /// Blocks the calling (main) thread until the worker has loaded the
     /// state's result files, at most `limit`, so that a host rendering right
     /// after loading a project (an offline export) hears them. Returns at once
-    /// while a job runs (the restore waits for it). Never call it from the
-    /// audio thread.
+    /// while a job runs (the restore waits for it) or before the worker
+    /// starts. Never call it from the audio thread.
     pub fn wait_for_restore(&self, limit: Duration) {
-        let deadline = std::time::Instant::now() + limit;
-        while self.restore_pending() && self.status.code() != Code::Busy && std::time::Instant::now() < deadline {
+        let deadline = Instant::now() + limit;
+        let status = &self.shared.status;
+        while self.is_running()
+            && self.shared.restore_pending()
+            && status.code() != Code::Busy
+            && Instant::now() < deadline
+        {
             std::thread::sleep(Duration::from_millis(2));
         }
     }
 
-    /// Sets the status and the state's report together.
+    /// Sets the status and the state's report (a message from the plugin, not the worker).
     pub fn report(&self, code: Code, message: String) {
-        self.params.state.update(|s| s.report.clone_from(&message));
-        self.status.set(code, message);
+        self.shared.report(code, message);
     }
-}
 
-/// Messages to the worker thread.
-enum Command {
-    /// Stop (after cancelling the running job).
-    Shutdown,
-}
+    /// Reports a failure outside a job (an activation's), with its fix.
+    pub fn fail(&self, error: &PluginError) {
+        self.shared.fail(error.to_string(), error.fix());
+    }
 
-/// Handle of the worker thread: dropping it cancels the running job and joins.
-pub struct Worker {
-    tx: Sender<Command>,
-    shared: Arc<Shared>,
-    thread: Option<JoinHandle<()>>,
-}
+    /// The editor's view of this worker.
+    pub fn view(&self) -> WorkerView {
+        WorkerView { shared: self.shared.clone(), commands: self.commands.clone() }
+    }
 
-impl Worker {
-    /// Starts the worker thread of an instance.
-    pub fn spawn(shared: Arc<Shared>) -> std::io::Result<Worker> {
-        let (tx, rx) = crossbeam_channel::unbounded();
-        shared.shutdown.store(false, Ordering::Release);
-        let mut state = Thread { shared: shared.clone(), model: None, info_for: None };
-        let thread = std::thread::Builder::new().name("gmsdi-worker".into()).spawn(move || {
-            lower_priority();
-            loop {
-                match rx.recv_timeout(POLL) {
-                    Ok(Command::Shutdown) | Err(RecvTimeoutError::Disconnected) => break,
-                    Err(RecvTimeoutError::Timeout) => {}
-                }
-                state.refresh_model_info();
-                state.restore_if_needed();
-                if state.shared.generate.swap(false, Ordering::AcqRel) {
-                    state.run_job();
-                }
-            }
-        })?;
-        Ok(Worker { tx, shared, thread: Some(thread) })
+    fn send(&self, command: Command) {
+        let _ = self.commands.send(command); // cannot fail: `self.inbox` keeps the channel open
     }
 }
 
 impl Drop for Worker {
     fn drop(&mut self) {
-        self.shared.shutdown.store(true, Ordering::Release);
-        self.shared.cancel.store(true, Ordering::Release);
-        let _ = self.tx.send(Command::Shutdown);
         if let Some(thread) = self.thread.take() {
+            self.shared.shutdown.store(true, Ordering::Release);
+            self.shared.cancel.store(true, Ordering::Release);
+            self.send(Command::Shutdown);
             let _ = thread.join();
         }
+    }
+}
+
+/// What the editor sees of the worker (status, progress, results, capture
+/// buffers, model) and the requests it may send (generate, cancel, restore,
+/// a new model choice). Cheap to clone.
+#[derive(Clone)]
+pub struct WorkerView {
+    shared: Arc<Shared>,
+    commands: Sender<Command>,
+}
+
+impl WorkerView {
+    /// What the worker is doing.
+    pub fn code(&self) -> Code {
+        self.shared.status.code()
+    }
+
+    /// The worker's last message.
+    pub fn message(&self) -> String {
+        self.shared.status.message()
+    }
+
+    /// What the user can do about the last failure, if it is one with a fix.
+    pub fn fix(&self) -> Option<&'static str> {
+        self.shared.status.fix()
+    }
+
+    /// The running job's progress.
+    pub fn progress(&self) -> JobProgress {
+        self.shared.status.progress()
+    }
+
+    /// The results the audio thread plays.
+    pub fn results(&self) -> Option<Arc<Results>> {
+        self.shared.results.lock().clone()
+    }
+
+    /// The capture buffers of the current activation (their rate and captured range).
+    pub fn capture(&self) -> Option<Arc<CaptureStore>> {
+        self.shared.capture.lock().clone()
+    }
+
+    /// The model the next job will use, or why there is none (`None`: not looked for yet).
+    pub fn model(&self) -> Option<ModelLookup> {
+        self.shared.model_info.lock().clone()
+    }
+
+    /// Runs the chosen task on the captured audio.
+    pub fn generate(&self) {
+        self.send(Command::Generate);
+    }
+
+    /// Stops the running job after its current network evaluation.
+    pub fn cancel(&self) {
+        self.shared.cancel.store(true, Ordering::Release);
+    }
+
+    /// Loads the state's result files again (after the editor changed them).
+    pub fn restore(&self) {
+        self.send(Command::Restore);
+    }
+
+    /// Describes the model again (after the editor changed the model folder or provider).
+    pub fn model_changed(&self) {
+        self.send(Command::ModelChanged);
+    }
+
+    fn send(&self, command: Command) {
+        let _ = self.commands.send(command); // fails only once the worker is gone
     }
 }
 
@@ -174,6 +313,7 @@ fn lower_priority() {
 /// The worker thread's own data.
 struct Thread {
     shared: Arc<Shared>,
+    inbox: Receiver<Command>,
     /// The loaded model and the provider it was asked for.
     model: Option<(Model, Provider)>,
     /// The state's model folder and provider that `Shared::model_info` describes.
@@ -181,6 +321,31 @@ struct Thread {
 }
 
 impl Thread {
+    /// The thread's life: describe the model, restore the state's results,
+    /// then serve commands (and the audio thread's requests) until shutdown.
+    fn run(mut self) {
+        lower_priority();
+        self.refresh_model_info();
+        self.restore(false);
+        while !self.shared.shutdown.load(Ordering::Acquire) {
+            match self.inbox.recv_timeout(AUDIO_REQUEST_WAIT) {
+                Ok(Command::Shutdown) | Err(RecvTimeoutError::Disconnected) => break,
+                Ok(Command::Generate) => self.run_job(),
+                Ok(Command::Restore) => self.restore(true),
+                Ok(Command::StateLoaded) => {
+                    self.refresh_model_info();
+                    self.restore(false);
+                }
+                Ok(Command::ModelChanged) => self.refresh_model_info(),
+                Ok(Command::Activated) => self.restore(false),
+                Err(RecvTimeoutError::Timeout) => {}
+            }
+            if self.shared.generate.swap(false, Ordering::AcqRel) {
+                self.run_job();
+            }
+        }
+    }
+
     fn run_job(&mut self) {
         // Cleared before the shutdown check: a shutdown after it keeps its cancel.
         self.shared.cancel.store(false, Ordering::Release);
@@ -191,88 +356,99 @@ impl Thread {
         self.shared.status.set(Code::Busy, "running the job");
         match self.job() {
             Ok(message) => self.shared.report(Code::Done, message),
-            Err(message) if self.shared.cancel.load(Ordering::Acquire) => {
-                self.shared.report(Code::Idle, format!("job cancelled ({message})"))
+            Err(PluginError::Cancelled) => self.shared.report(Code::Idle, "job cancelled".into()),
+            Err(e) if self.shared.cancel.load(Ordering::Acquire) => {
+                self.shared.report(Code::Idle, format!("job cancelled ({e})"))
             }
-            Err(message) => self.shared.report(Code::Failed, format!("job failed: {message}")),
+            Err(e) => self.shared.fail(format!("job failed: {e}"), e.fix()),
         }
     }
 
     /// The model folder to use: the first candidate holding a `model.json`.
-    fn model_dir(from_state: Option<PathBuf>) -> Result<PathBuf, String> {
+    fn model_dir(from_state: Option<PathBuf>) -> Result<PathBuf, PluginError> {
         let candidates = location::model_candidates(from_state);
-        candidates.iter().find(|d| d.join("model.json").is_file()).cloned().ok_or_else(|| {
-            let list: Vec<String> = candidates.iter().map(|p| p.display().to_string()).collect();
-            format!("no model found: set the model folder or {} (looked in: {})", location::MODEL_ENV, list.join(", "))
-        })
+        match candidates.iter().find(|d| d.join("model.json").is_file()) {
+            Some(dir) => Ok(dir.clone()),
+            None => Err(PluginError::NoModel { looked_in: candidates }),
+        }
     }
 
     /// Re-reads the model's description when the state names another
-    /// model folder or provider (or at the first poll).
+    /// model folder or provider (or the first time).
     fn refresh_model_info(&mut self) {
         let wanted = self.shared.params.state.map(|s| (s.model_dir.clone(), s.provider.clone()));
         if self.info_for.as_ref() == Some(&wanted) {
             return;
         }
-        let info = Self::model_dir(wanted.0.clone()).and_then(|dir| ModelInfo::read(&dir));
-        *self.shared.model_info.lock() = Some(info);
+        let info = Self::model_dir(wanted.0.clone()).and_then(|dir| ModelInfo::read(&dir).map_err(PluginError::Model));
+        *self.shared.model_info.lock() = Some(info.map_err(Arc::new));
         self.info_for = Some(wanted);
     }
 
     /// The loaded model, (re)loading it if the wanted folder or provider changed.
-    fn model(&mut self, state: &PersistedState) -> Result<&mut Model, String> {
+    fn model(&mut self, state: &PersistedState) -> Result<&mut Model, PluginError> {
         let dir = Self::model_dir(state.model_dir.clone())?;
-        let provider: Provider =
-            state.provider.as_deref().unwrap_or("cpu").parse().map_err(|e: EngineError| e.to_string())?;
+        let provider: Provider = state
+            .provider
+            .as_deref()
+            .unwrap_or("cpu")
+            .parse()
+            .map_err(|e: EngineError| PluginError::InvalidSetting(e.to_string()))?;
         if self.model.as_ref().is_some_and(|(m, p)| m.dir != dir || *p != provider) {
-            self.model = None;
+            self.model = None; // frees the old model before loading the new one
         }
-        if self.model.is_none() {
-            self.shared.status.set(Code::Busy, format!("loading the model from {}", dir.display()));
-            let options = RuntimeOptions { provider, search_dir: location::binary_dir(), ..RuntimeOptions::default() };
-            let model = Model::load(&dir, &options).map_err(|e| e.to_string())?;
-            if let Some(Ok(info)) = self.shared.model_info.lock().as_mut() {
-                info.provider = Some(model.provider.to_string());
+        let loaded = match self.model.take() {
+            Some(loaded) => loaded,
+            None => {
+                self.shared.status.set(Code::Busy, format!("loading the model from {}", dir.display()));
+                let options =
+                    RuntimeOptions { provider, search_dir: location::binary_dir(), ..RuntimeOptions::default() };
+                let model = Model::load(&dir, &options).map_err(PluginError::Model)?;
+                if let Some(Ok(info)) = self.shared.model_info.lock().as_mut() {
+                    info.provider = Some(model.provider.to_string());
+                }
+                self.shared.status.set(Code::Busy, "running the job");
+                (model, provider)
             }
-            self.model = Some((model, provider));
-            self.shared.status.set(Code::Busy, "running the job");
-        }
-        self.model.as_mut().map(|(m, _)| m).ok_or_else(|| "model not loaded".into())
+        };
+        Ok(&mut self.model.insert(loaded).0)
     }
 
-    fn job(&mut self) -> Result<String, String> {
-        let capture = self.shared.capture.lock().clone().ok_or("no capture buffers (see the previous message)")?;
+    fn job(&mut self) -> Result<String, PluginError> {
+        let capture = self.shared.capture.lock().clone().ok_or(PluginError::NoCaptureBuffers)?;
         let state = self.shared.params.state.snapshot();
         let choice = self.shared.params.task.value();
         let (shared, cancel) = (self.shared.clone(), self.shared.cancel.clone());
         let dir = location::output_dir(state.output_dir.clone());
-        std::fs::create_dir_all(&dir).map_err(|e| format!("cannot create the output folder {}: {e}", dir.display()))?;
+        std::fs::create_dir_all(&dir).map_err(|source| PluginError::OutputFolder { path: dir.clone(), source })?;
         let model = self.model(&state)?;
         let mut warnings: Vec<String> = model.provider_warning.iter().cloned().collect();
         let model_stems: Vec<String> = model.manifest.stems.keys().cloned().collect();
+        let model_name = model.manifest.name.clone();
         let (job, region) = tasks::build(choice, &capture, &state, &model_stems, &mut warnings)?;
         let key = cache::key(&job, &model.dir, region.start);
         let rate = capture.rate();
-        let resolved = Settings::resolve(choice.kind(), &model.manifest, &job.overrides).map_err(|e| e.to_string())?;
-        let resolved = resolved_text(&resolved, &model.manifest.name);
-        let record = |results: Vec<Clip>| HistoryEntry {
+        let record = |settings: &Settings, results: Vec<Clip>| HistoryEntry {
             task: choice.name().into(),
             finished: unix_seconds(),
             summary: summary(&job),
             settings: state.settings.clone(),
-            resolved: resolved.clone(),
+            resolved: resolved_text(settings, &model_name),
             results,
         };
         if let Some(clips) = cache::lookup(&dir, &key) {
             if let Ok(stems) = clips.iter().map(|c| load_stem(c, rate)).collect::<Result<Vec<_>, _>>() {
-                let entry = record(clips);
+                // The cache keeps the files, not the settings: resolve them as the job did.
+                let settings =
+                    Settings::resolve(choice.kind(), &model.manifest, &job.overrides).map_err(PluginError::engine)?;
+                let entry = record(&settings, clips);
                 return Ok(self.finish(Results { rate, stems }, entry, "reused (identical job)", warnings));
             }
         }
 
         let report = Box::new(move |p: &gmsdi_engine::progress::Progress| shared.status.set_progress(Some(p)));
         let mut tracker = Tracker::new(1, cancel, report);
-        let output = job::run(model, &job, &mut tracker).map_err(|e| e.to_string())?;
+        let output = job::run(model, &job, &mut tracker).map_err(PluginError::engine)?;
         warnings.extend(output.warnings);
         let name = format!("gmsdi-{}-{}", choice.name(), unix_millis());
         let mut clips = Vec::new();
@@ -280,14 +456,15 @@ impl Thread {
         for (stem, audio) in output.stems {
             let path = dir.join(format!("{name}-{}.wav", file_safe(&stem)));
             clips::write_clip(&path, &audio, region.start.max(0) as u64)
-                .map_err(|e| format!("cannot write {}: {e}", path.display()))?;
+                .map_err(|source| PluginError::CannotWrite { path: path.clone(), source })?;
             stems.push(Stem { name: stem.clone(), start: region.start, channels: stereo(audio) });
             clips.push(Clip { stem, path, start: region.start });
         }
         if let Err(e) = cache::store(&dir, &key, &clips) {
             warnings.push(format!("cannot record the job in the cache: {e}"));
         }
-        let entry = record(clips);
+        // What the job actually ran with (an extraction runs the extractor, whatever the method says).
+        let entry = record(&output.settings, clips);
         Ok(self.finish(Results { rate, stems }, entry, "wrote", warnings))
     }
 
@@ -317,19 +494,15 @@ impl Thread {
         playback::publish(&mut self.shared.publisher.lock(), Some(results));
     }
 
-    /// Reloads the state's result files after a host state load, or
-    /// resamples them after a sample-rate change.
-    fn restore_if_needed(&mut self) {
+    /// Reloads the state's result files after a host state load (or when
+    /// `forced`: the editor changed them), or resamples them after a
+    /// sample-rate change; does nothing when the published results are current.
+    fn restore(&mut self, forced: bool) {
         let loads = self.shared.params.state.loads();
-        let rate = self.shared.rate.load(Ordering::Acquire);
-        let published = self.shared.results_rate.load(Ordering::Acquire);
-        let requested = self.shared.restore.swap(false, Ordering::AcqRel);
-        if !requested
-            && loads == self.shared.restored_loads.load(Ordering::Acquire)
-            && (published == 0 || published == rate)
-        {
+        if !forced && !self.shared.restore_pending() {
             return;
         }
+        let rate = self.shared.rate.load(Ordering::Acquire);
         let state = self.shared.params.state.snapshot();
         if state.results.is_empty() {
             self.shared.results_rate.store(0, Ordering::Release);
@@ -339,22 +512,20 @@ impl Thread {
             return;
         }
         let mut stems = Vec::new();
-        let mut problems = Vec::new();
+        let mut missing = Vec::new();
         for clip in &state.results {
             match load_stem(clip, rate) {
                 Ok(stem) => stems.push(stem),
-                Err(e) => problems.push(e),
+                Err(e) => missing.push(e),
             }
         }
-        let count = stems.len();
+        let restored = stems.len();
         self.publish(Results { rate, stems });
-        if problems.is_empty() {
-            self.shared.report(Code::Done, format!("restored {count} result clips"));
+        if missing.is_empty() {
+            self.shared.report(Code::Done, format!("restored {restored} result clips"));
         } else {
-            self.shared.report(
-                Code::Failed,
-                format!("restored {count} result clips; missing or unreadable: {}", problems.join("; ")),
-            );
+            let error = PluginError::RestoreIncomplete { restored, missing };
+            self.shared.fail(error.to_string(), error.fix());
         }
         // Only now is the restore done (`wait_for_restore` looks at this).
         self.shared.restored_loads.store(loads, Ordering::Release);
@@ -362,10 +533,10 @@ impl Thread {
 }
 
 /// A result clip read from its file, resampled to `rate`, its start moved to match.
-fn load_stem(clip: &Clip, rate: u32) -> Result<Stem, String> {
-    let audio = read_wav(&clip.path).map_err(|e| e.to_string())?;
+fn load_stem(clip: &Clip, rate: u32) -> Result<Stem, EngineError> {
+    let audio = read_wav(&clip.path)?;
     let start = (i128::from(clip.start) * i128::from(rate) / i128::from(audio.rate)) as i64;
-    let audio = audio.resampled(rate).map_err(|e| e.to_string())?;
+    let audio = audio.resampled(rate)?;
     Ok(Stem { name: clip.stem.clone(), start, channels: stereo(audio) })
 }
 
@@ -411,4 +582,50 @@ fn file_safe(name: &str) -> String {
 fn stereo(audio: Audio) -> [Vec<f32>; 2] {
     let mut channels = audio.with_channel_count(2).channels.into_iter();
     [channels.next().unwrap_or_default(), channels.next().unwrap_or_default()]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Waits until `done` holds for the worker's view (at most 10 s).
+    fn until(view: &WorkerView, what: &str, done: impl Fn(&WorkerView) -> bool) {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while !done(view) {
+            assert!(Instant::now() < deadline, "timed out waiting for {what}: {}", view.message());
+            std::thread::sleep(Duration::from_millis(5));
+        }
+    }
+
+    #[test]
+    fn requests_and_host_loads_reach_the_worker() {
+        let out = tempfile::tempdir().unwrap();
+        let params = Arc::new(GmsdiParams::default());
+        let missing = out.path().join("no-model-here");
+        params.state.update(|s| s.model_dir = Some(missing.clone()));
+        let (publisher, _reader) = playback::channel();
+        let mut worker = Worker::new(params.clone(), publisher);
+        let view = worker.view();
+        worker.activated(None, 44_100);
+        worker.start().unwrap();
+        until(&view, "the model search", |v| v.model().is_some());
+        let no_model = view.model().unwrap().unwrap_err();
+        assert!(
+            matches!(&*no_model, PluginError::NoModel { looked_in } if looked_in == std::slice::from_ref(&missing))
+        );
+
+        // The audio thread's request: a job without capture buffers fails with that fix.
+        worker.request_generate();
+        until(&view, "the job", |v| v.code() == Code::Failed);
+        assert_eq!(view.message(), format!("job failed: {}", PluginError::NoCaptureBuffers));
+        assert_eq!(view.fix(), PluginError::NoCaptureBuffers.fix());
+
+        // A host load: the worker restores its results, and the main thread can wait for that.
+        let clip = Clip { stem: "bass".into(), path: out.path().join("gone.wav"), start: 0 };
+        params.state.set(PersistedState { model_dir: Some(missing), results: vec![clip], ..PersistedState::default() });
+        worker.wait_for_restore(Duration::from_secs(10));
+        assert!(view.message().starts_with("restored 0 result clips; missing or unreadable: "), "{}", view.message());
+        assert!(view.fix().is_some_and(|f| f.contains("Job history")));
+        assert_eq!(params.state.snapshot().report, view.message(), "the report is the status message");
+    }
 }

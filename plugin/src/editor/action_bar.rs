@@ -1,11 +1,9 @@
 //! The action bar: Capture, Generate / Cancel, progress with step count and
 //! time left, and the last job's outcome (an error banner when it failed).
 
-use std::sync::atomic::Ordering;
-
 use egui::{Color32, RichText, Ui};
 
-use super::view::Frame;
+use super::frame::Frame;
 use crate::status::Code;
 
 /// Red of the recording light and error banner.
@@ -13,12 +11,11 @@ pub const RED: Color32 = Color32::from_rgb(220, 70, 60);
 
 /// Draws the bar.
 pub fn show(ui: &mut Ui, frame: &mut Frame) {
-    let shared = frame.shared;
-    let params = &shared.params;
-    let code = shared.status.code();
+    let (params, worker) = (frame.params, frame.worker);
+    let code = worker.code();
     ui.horizontal(|ui| {
         let capturing = params.capture.value();
-        let recording = capturing && shared.live.transport().playing;
+        let recording = capturing && frame.transport.playing;
         let light = if recording {
             RED
         } else if capturing {
@@ -44,21 +41,21 @@ pub fn show(ui: &mut Ui, frame: &mut Frame) {
                 .on_hover_text("Stop the job after the current step")
                 .clicked()
             {
-                shared.cancel.store(true, Ordering::Release);
+                worker.cancel();
             }
-            let p = shared.status.progress();
+            let p = worker.progress();
             let mut text = if p.total > 0 { format!("step {}/{}", p.step, p.total) } else { "starting".into() };
             if let Some(eta) = p.eta {
                 text += &format!(" · {} left", clock(eta.as_secs_f64()));
             }
             ui.add(egui::ProgressBar::new(p.fraction).desired_width(260.0).text(text));
         } else {
-            let ready = frame.model.is_ok();
+            let ready = frame.model_info().is_some();
             let generate = ui
                 .add_enabled(ready, egui::Button::new(RichText::new("Generate").strong()))
                 .on_hover_text("Run the task below on the captured audio (also: the Generate parameter)");
             if generate.clicked() {
-                shared.generate.store(true, Ordering::Release); // the worker picks it up within 20 ms
+                worker.generate();
             }
         }
     });
@@ -67,8 +64,7 @@ pub fn show(ui: &mut Ui, frame: &mut Frame) {
 
 /// "Captured 12.3 s (from 4.0 s)" or what to do to capture.
 fn captured_text(frame: &Frame, recording: bool, capturing: bool) -> String {
-    let capture = frame.shared.capture.lock().clone();
-    let Some(store) = capture else { return "not active yet: start playback in the host".into() };
+    let Some(store) = &frame.capture else { return "not active yet: start playback in the host".into() };
     let rate = f64::from(store.rate());
     match store.range() {
         Some((start, end)) => {
@@ -80,38 +76,32 @@ fn captured_text(frame: &Frame, recording: bool, capturing: bool) -> String {
     }
 }
 
-/// The last message: an error banner with its fix, or a plain line.
+/// The last message: an error banner with its fix (a missing model first,
+/// then a failed job or restore), or a plain line.
 fn outcome(ui: &mut Ui, frame: &Frame, code: Code) {
-    let message = frame.shared.status.message();
-    let model_problem = frame.model.as_ref().err().filter(|_| frame.model_checked);
-    if code == Code::Failed || model_problem.is_some() {
-        let text = model_problem.cloned().unwrap_or(message);
-        egui::Frame::new().fill(Color32::from_rgb(70, 24, 22)).inner_margin(8.0).corner_radius(4.0).show(ui, |ui| {
-            ui.set_width(ui.available_width());
-            ui.label(RichText::new(format!("Error: {text}")).color(Color32::from_rgb(255, 200, 190)));
-            if let Some(fix) = fix_for(&text) {
-                ui.label(RichText::new(format!("Fix: {fix}")).color(Color32::WHITE));
-            }
-        });
-    } else if !message.is_empty() {
-        ui.label(RichText::new(message).weak());
-    } else if let Err(waiting) = &frame.model {
-        ui.label(RichText::new(waiting).weak());
+    let message = frame.worker.message();
+    match frame.model.as_ref() {
+        Some(Err(problem)) => banner(ui, &problem.to_string(), problem.fix()),
+        _ if code == Code::Failed => banner(ui, &message, frame.worker.fix()),
+        _ if !message.is_empty() => {
+            ui.label(RichText::new(message).weak());
+        }
+        None => {
+            ui.label(RichText::new("the model is looked for when the host starts the plugin").weak());
+        }
+        Some(Ok(_)) => {}
     }
 }
 
-/// What the user can do about a known failure.
-pub fn fix_for(message: &str) -> Option<&'static str> {
-    let fixes = [
-        ("ONNX Runtime", "reinstall the plugin bundle: it carries the ONNX Runtime library next to the plugin binary, or set GMSDI_ORT_LIB to the library's path"),
-        ("no model found", "set the model folder (Settings below) to a folder holding model.json, or reinstall the bundle with its default model"),
-        ("nothing captured", "turn Capture on, press play in the host over the part to work on, then press Generate"),
-        ("no labelled source", "route a track into Source 1, 2 or 3 (sidechain), give that source a label such as \"guitar\", capture, then Generate"),
-        ("is silent", "route audio into the plugin's main input (or a source), capture while it plays, then Generate"),
-        ("cannot write", "free some disk space or choose another output folder, then Generate again"),
-        ("cannot create the output folder", "choose an output folder you can write to"),
-    ];
-    fixes.iter().find(|(needle, _)| message.contains(needle)).map(|(_, fix)| *fix)
+/// A red banner: what went wrong and, when known, how to fix it.
+fn banner(ui: &mut Ui, message: &str, fix: Option<&str>) {
+    egui::Frame::new().fill(Color32::from_rgb(70, 24, 22)).inner_margin(8.0).corner_radius(4.0).show(ui, |ui| {
+        ui.set_width(ui.available_width());
+        ui.label(RichText::new(format!("Error: {message}")).color(Color32::from_rgb(255, 200, 190)));
+        if let Some(fix) = fix {
+            ui.label(RichText::new(format!("Fix: {fix}")).color(Color32::WHITE));
+        }
+    });
 }
 
 /// Seconds as m:ss.s.
@@ -125,10 +115,8 @@ mod tests {
     use super::*;
 
     #[test]
-    fn clock_and_fixes() {
+    fn clock_shows_minutes_and_tenths() {
         assert_eq!(clock(75.25), "1:15.2");
         assert_eq!(clock(-3.0), "0:00.0");
-        assert!(fix_for("ONNX Runtime library not found; looked in: a, b").unwrap().contains("GMSDI_ORT_LIB"));
-        assert_eq!(fix_for("all good"), None);
     }
 }

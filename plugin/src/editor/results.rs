@@ -6,7 +6,7 @@ use std::path::Path;
 
 use egui::{Color32, RichText, Ui};
 
-use super::view::Frame;
+use super::frame::Frame;
 use super::waveform::{self, Look};
 use gmsdi_engine::settings::{spec, StoredSettings};
 
@@ -19,7 +19,7 @@ const RESULT_COLOR: Color32 = Color32::from_rgb(240, 180, 90);
 /// Result rows inside the timeline grid (three columns: name and output,
 /// mute and solo, waveform with gain and file below it).
 pub fn rows(ui: &mut Ui, frame: &Frame) {
-    let transport = frame.shared.live.transport();
+    let transport = frame.transport;
     ui.label(RichText::new("Results").heading());
     ui.label("");
     if frame.state.results.is_empty() {
@@ -73,8 +73,7 @@ pub fn show(ui: &mut Ui, frame: &mut Frame) {
 
 /// Mute and solo of result `i` (parameters, so the host can automate them).
 fn mute_solo(ui: &mut Ui, frame: &Frame, i: usize) {
-    let params = &frame.shared.params;
-    let setter = frame.setter;
+    let (params, setter) = (frame.params, frame.setter);
     ui.vertical(|ui| {
         let stem = &params.stems[i];
         let mut mute = stem.mute.value();
@@ -95,7 +94,7 @@ fn mute_solo(ui: &mut Ui, frame: &Frame, i: usize) {
 
 /// Gain of result `i`, a host-automatable parameter (one gesture per drag).
 fn gain(ui: &mut Ui, frame: &Frame, i: usize) {
-    let (param, setter) = (&frame.shared.params.stems[i].gain_db, frame.setter);
+    let (param, setter) = (&frame.params.stems[i].gain_db, frame.setter);
     let mut gain = param.value();
     let slider = ui.add(egui::Slider::new(&mut gain, -60.0..=12.0).suffix(" dB").fixed_decimals(1).text("Gain"));
     if slider.drag_started() {

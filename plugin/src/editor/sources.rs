@@ -5,7 +5,7 @@
 
 use egui::{Color32, Sense, Ui, Vec2};
 
-use super::view::Frame;
+use super::frame::Frame;
 use super::waveform::{self, Look};
 use crate::state::SOURCES;
 
@@ -17,9 +17,8 @@ const INPUT_COLOR: Color32 = Color32::from_rgb(120, 170, 230);
 /// Draws the panel.
 pub fn show(ui: &mut Ui, frame: &mut Frame, meters: &[f32]) {
     ui.heading("Sources");
-    let transport = frame.shared.live.transport();
-    let capture = frame.shared.capture.lock().clone();
-    let marked = capture.as_ref().and_then(|c| c.range());
+    let transport = frame.transport;
+    let marked = frame.capture.as_ref().and_then(|c| c.range());
     let span = frame.overviews.span;
     egui::Grid::new("timeline").num_columns(3).striped(false).min_col_width(60.0).show(ui, |ui| {
         ui.label("");

@@ -8,14 +8,14 @@ use gmsdi_engine::settings::{Kind, Spec, StoredSettings, TaskKind, Value, SETTIN
 use nice_plug::prelude::Enum;
 
 use super::action_bar::RED;
-use super::view::Frame;
+use super::frame::Frame;
 use crate::model_info::ModelInfo;
 use crate::params::{Monitor, TaskChoice};
 
 /// Draws the panel.
 pub fn show(ui: &mut Ui, frame: &mut Frame) {
     ui.heading("Task");
-    let params = &frame.shared.params;
+    let params = frame.params;
     let choice = params.task.value();
     ui.horizontal(|ui| {
         for (i, name) in TaskChoice::variants().iter().enumerate() {
@@ -30,7 +30,7 @@ pub fn show(ui: &mut Ui, frame: &mut Frame) {
         }
     });
     ui.label(RichText::new(describe(choice)).weak());
-    let Ok(model) = frame.model.clone() else { return };
+    let Some(model) = frame.model_info().cloned() else { return };
     stems(ui, frame, &model, choice);
     egui::CollapsingHeader::new("Settings").default_open(true).show(ui, |ui| {
         settings(ui, frame, choice, &model);
@@ -213,7 +213,7 @@ fn widget(ui: &mut Ui, label: Id, spec: &Spec, current: Option<Value>, model: &M
 
 /// The plugin's own rows: length of a total generation, provider, monitor.
 fn plugin_rows(ui: &mut Ui, frame: &mut Frame, choice: TaskChoice) {
-    let params = &frame.shared.params;
+    let params = frame.params;
     if choice == TaskChoice::Generate {
         let label =
             row_label(ui, "Length (s)", "Used when nothing is captured; otherwise the captured region's length");

@@ -1,20 +1,19 @@
-//! The whole window, one frame at a time: reads the shared data, draws the
-//! panels, and writes back what the user changed (state fields the user
-//! owns; parameters through the host's `ParamSetter`).
+//! The whole window, one frame at a time: reads what the frame shows, draws
+//! the panels, and writes back what the user changed (state fields the user
+//! owns; parameters through the host's `ParamSetter`; requests to the worker).
 
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use egui::{Color32, RichText, Ui};
 use nice_plug::prelude::ParamSetter;
 
-use super::waveform::{self, Overview, Span};
-use super::{action_bar, results, sources, task};
+use super::frame::{Frame, Overviews};
+use super::waveform::{self, Span};
+use super::{action_bar, results, sources, task, Link};
 use crate::capture::INPUTS;
-use crate::model_info::ModelInfo;
 use crate::state::PersistedState;
 use crate::status::Code;
-use crate::worker::Shared;
+use crate::worker::WorkerView;
 
 /// How often waveform overviews are recomputed.
 const OVERVIEW_EVERY: Duration = Duration::from_millis(150);
@@ -25,41 +24,12 @@ const IDLE_REPAINT: Duration = Duration::from_millis(250);
 
 /// Editor-only state that lives while the window is open.
 pub struct View {
-    /// The instance's shared data.
-    pub shared: Arc<Shared>,
+    /// What the editor works with.
+    pub link: Link,
     /// Displayed input levels (peak with decay), main input first.
     pub meters: [f32; INPUTS],
     /// Cached waveform overviews and when they were made.
     overviews: Option<(Instant, Overviews)>,
-}
-
-/// Overviews of the inputs and results over one span.
-#[derive(Clone, Debug, Default)]
-pub struct Overviews {
-    /// The span every row shows.
-    pub span: Option<Span>,
-    /// One per input, main first.
-    pub inputs: Vec<Overview>,
-    /// One per result stem.
-    pub results: Vec<Overview>,
-}
-
-/// What one frame's panels work with.
-pub struct Frame<'a> {
-    /// The instance's shared data.
-    pub shared: &'a Shared,
-    /// Parameter changes go through here (the host records automation).
-    pub setter: &'a ParamSetter<'a>,
-    /// A copy of the state; the panels edit it and the view writes back the user's fields.
-    pub state: PersistedState,
-    /// The model, or why there is none.
-    pub model: Result<ModelInfo, String>,
-    /// Whether the worker has looked for the model yet (it starts when the host activates the plugin).
-    pub model_checked: bool,
-    /// This frame's overviews.
-    pub overviews: Overviews,
-    /// Width of the timeline's waveforms, in points.
-    pub wave_width: f32,
 }
 
 /// The window's look: egui's dark theme, slightly larger text.
@@ -71,23 +41,28 @@ pub fn style(ctx: &egui::Context) {
 }
 
 impl View {
-    /// A view of `shared`.
-    pub fn new(shared: Arc<Shared>) -> Self {
-        Self { shared, meters: [0.0; INPUTS], overviews: None }
+    /// A view over `link`.
+    pub fn new(link: Link) -> Self {
+        Self { link, meters: [0.0; INPUTS], overviews: None }
     }
 
     /// Draws one frame.
     pub fn ui(&mut self, ui: &mut Ui, setter: &ParamSetter) {
         self.update_meters();
         let overviews = self.overviews();
-        let shared = self.shared.clone();
-        let before = shared.params.state.snapshot();
-        let info = shared.model_info.lock().clone();
-        let model_checked = info.is_some();
-        let model = info.unwrap_or_else(|| Err("the model is looked for when the host starts the plugin".into()));
-        let wave_width = 300.0;
-        let mut frame =
-            Frame { shared: &shared, setter, state: before.clone(), model, model_checked, overviews, wave_width };
+        let link = self.link.clone();
+        let before = link.params.state.snapshot();
+        let mut frame = Frame {
+            params: &link.params,
+            worker: &link.worker,
+            setter,
+            state: before.clone(),
+            model: link.worker.model(),
+            transport: link.live.transport(),
+            capture: link.worker.capture(),
+            overviews,
+            wave_width: 300.0,
+        };
         egui::ScrollArea::vertical().auto_shrink([false; 2]).show(ui, |ui| {
             egui::Frame::new().inner_margin(12.0).show(ui, |ui| {
                 header(ui, &frame);
@@ -108,10 +83,10 @@ impl View {
                 });
             });
         });
-        write_back(&shared, &before, &frame.state);
-        let moving = shared.status.code() == Code::Busy
-            || shared.params.capture.value()
-            || shared.live.transport().playing
+        write_back(&link, &before, &frame.state);
+        let moving = link.worker.code() == Code::Busy
+            || link.params.capture.value()
+            || frame.transport.playing
             || self.meters.iter().any(|m| *m > 1e-4);
         // Otherwise a slow refresh: the worker and the host change things without input events.
         ui.ctx().request_repaint_after(if moving { LIVE_REPAINT } else { IDLE_REPAINT });
@@ -120,7 +95,7 @@ impl View {
     /// Takes the audio thread's peaks and lets the displayed levels fall back.
     fn update_meters(&mut self) {
         for (i, meter) in self.meters.iter_mut().enumerate() {
-            *meter = self.shared.live.take_peak(i).max(*meter * 0.85);
+            *meter = self.link.live.take_peak(i).max(*meter * 0.85);
         }
     }
 
@@ -131,16 +106,16 @@ impl View {
                 return overviews.clone();
             }
         }
-        let overviews = compute_overviews(&self.shared);
+        let overviews = compute_overviews(&self.link.worker);
         self.overviews = Some((Instant::now(), overviews.clone()));
         overviews
     }
 }
 
 /// Span covering the captured region and every result; overviews over it.
-fn compute_overviews(shared: &Shared) -> Overviews {
-    let capture = shared.capture.lock().clone();
-    let results = shared.results.lock().clone();
+fn compute_overviews(worker: &WorkerView) -> Overviews {
+    let capture = worker.capture();
+    let results = worker.results();
     let rate = capture.as_ref().map(|c| c.rate()).or(results.as_ref().map(|r| r.rate)).unwrap_or(0);
     let mut range = capture.as_ref().and_then(|c| c.range());
     if let Some(results) = &results {
@@ -169,7 +144,7 @@ fn header(ui: &mut Ui, frame: &Frame) {
         ui.label("stem generation and separation");
         ui.separator();
         match &frame.model {
-            Ok(info) => {
+            Some(Ok(info)) => {
                 ui.label(format!("Model: {}", info.name)).on_hover_text(info.dir.display().to_string());
                 let provider = info.provider.clone().unwrap_or_else(|| {
                     let wanted = frame.state.provider.clone().unwrap_or_else(|| "cpu".into());
@@ -177,10 +152,10 @@ fn header(ui: &mut Ui, frame: &Frame) {
                 });
                 ui.label(format!("Runs on: {provider}"));
             }
-            Err(_) if frame.model_checked => {
+            Some(Err(_)) => {
                 ui.colored_label(Color32::from_rgb(230, 120, 90), "No model");
             }
-            Err(_) => {
+            None => {
                 ui.label(RichText::new("Model: not loaded yet").weak());
             }
         }
@@ -188,12 +163,13 @@ fn header(ui: &mut Ui, frame: &Frame) {
 }
 
 /// Writes the fields the user edits back into the shared state, leaving
-/// what the worker owns (results, report, history) as the worker left it.
-fn write_back(shared: &Shared, before: &PersistedState, after: &PersistedState) {
+/// what the worker owns (results, report, history) as the worker left it,
+/// and tells the worker what concerns it.
+fn write_back(link: &Link, before: &PersistedState, after: &PersistedState) {
     if before == after {
         return;
     }
-    shared.params.state.update(|s| {
+    link.params.state.update(|s| {
         s.labels.clone_from(&after.labels);
         s.stems.clone_from(&after.stems);
         s.separate_stems.clone_from(&after.separate_stems);
@@ -209,6 +185,9 @@ fn write_back(shared: &Shared, before: &PersistedState, after: &PersistedState) 
         }
     });
     if after.results != before.results {
-        shared.restore.store(true, std::sync::atomic::Ordering::Release);
+        link.worker.restore();
+    }
+    if after.model_dir != before.model_dir || after.provider != before.provider {
+        link.worker.model_changed();
     }
 }
