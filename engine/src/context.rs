@@ -2,9 +2,9 @@
 //! settings it runs with and the warnings gathered so far.
 
 use crate::gmsdi::Guide;
-use crate::job::{Job, TextDenoiser};
 use crate::manifest::Manifest;
 use crate::progress::Tracker;
+use crate::request::{Job, TextDenoiser};
 use crate::schedule::karras;
 use crate::settings::Settings;
 

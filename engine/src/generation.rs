@@ -8,8 +8,8 @@ use crate::chunk::{plan, Stitcher, Window};
 use crate::context::Context;
 use crate::error::{EngineError, Result};
 use crate::gmsdi::{Condition, Generation, Prefix};
-use crate::job::{block_name, Source};
 use crate::progress::Tracker;
+use crate::request::{block_name, Source};
 use crate::rows::{flatten, to_audio, to_rows, unflatten, Rows};
 use crate::sampler::Rng;
 

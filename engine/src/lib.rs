@@ -16,6 +16,7 @@ pub mod network;
 pub mod post_filter;
 pub mod progress;
 mod prompts;
+mod request;
 mod rows;
 pub mod runtime;
 pub mod sampler;
