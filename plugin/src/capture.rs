@@ -6,10 +6,7 @@ use std::sync::atomic::{AtomicI64, AtomicU32, Ordering};
 
 use gmsdi_engine::audio::Audio;
 
-/// Captured inputs: the main input, then the sidechain sources.
-pub const INPUTS: usize = 1 + crate::state::SOURCES;
-/// Channels captured per input.
-pub const CHANNELS: usize = 2;
+use crate::buses::{CHANNELS, INPUTS};
 
 /// Capture buffers of one activation: `INPUTS × CHANNELS` channels of
 /// `len` samples at `rate`, covering timeline positions `0..len`.

@@ -9,6 +9,7 @@
 #![doc = include_str!("../README.md")]
 #![warn(missing_docs)]
 
+pub mod buses;
 pub mod cache;
 pub mod capture;
 pub mod clips;
@@ -24,45 +25,21 @@ pub mod status;
 pub mod tasks;
 pub mod worker;
 
-use std::num::NonZeroU32;
 use std::sync::Arc;
 
 use nice_plug::prelude::*;
 
+use buses::SOURCES;
 use capture::{CaptureStore, Capturer};
 use error::PluginError;
 use live::{Live, Transport};
 use params::GmsdiParams;
 use playback::{Block, Reader};
-use state::SOURCES;
 use status::Code;
 use worker::Worker;
 
 /// How long activation waits for a loaded project's result clips.
 const RESTORE_WAIT: std::time::Duration = std::time::Duration::from_secs(10);
-/// Stereo.
-const STEREO: NonZeroU32 = new_nonzero_u32(2);
-/// Aux outputs in the layout that has them: one per result stem.
-pub const RESULT_OUTPUTS: usize = 4;
-
-/// Main stereo in/out, the three stereo sources and one stereo output per
-/// result stem: the default layout.
-const WITH_RESULTS: AudioIOLayout = AudioIOLayout {
-    main_input_channels: Some(STEREO),
-    main_output_channels: Some(STEREO),
-    aux_input_ports: &[STEREO; SOURCES],
-    aux_output_ports: &[STEREO; RESULT_OUTPUTS],
-    names: PortNames {
-        layout: Some("Main + sources + results"),
-        // nice-plug names the main output after `main_input` (bug): leave
-        // both unset so they read "Input" and "Output".
-        main_input: None,
-        main_output: None,
-        aux_inputs: &["Source 1", "Source 2", "Source 3"],
-        aux_outputs: &["Result 1", "Result 2", "Result 3", "Result 4"],
-    },
-};
-
 /// The plugin instance. Its worker thread starts at the first activation
 /// and lives until the instance is dropped (a job survives the host
 /// deactivating and reactivating the plugin; removing the plugin cancels it).
@@ -107,20 +84,7 @@ impl Plugin for Gmsdi {
     const EMAIL: &'static str = "gmsdi@users.noreply.github.com";
     const VERSION: &'static str = env!("CARGO_PKG_VERSION");
 
-    /// The first layout has the result outputs, so hosts that only read the
-    /// default buses (JUCE-based ones) can route them; results also play on
-    /// the main output (Monitor). Hosts may leave the result outputs
-    /// unconnected: the patched nice-plug (third_party/) still calls
-    /// `process`. The second layout, without them, is for hosts that want
-    /// fewer ports.
-    const AUDIO_IO_LAYOUTS: &'static [AudioIOLayout] = &[
-        WITH_RESULTS,
-        AudioIOLayout {
-            aux_output_ports: &[],
-            names: PortNames { layout: Some("Main + sources"), aux_outputs: &[], ..WITH_RESULTS.names },
-            ..WITH_RESULTS
-        },
-    ];
+    const AUDIO_IO_LAYOUTS: &'static [AudioIOLayout] = buses::LAYOUTS;
 
     type SysExMessage = ();
     type BackgroundTask = ();

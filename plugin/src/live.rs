@@ -4,7 +4,7 @@
 
 use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU32, Ordering};
 
-use crate::capture::INPUTS;
+use crate::buses::INPUTS;
 
 /// Live values, shared between the audio thread and the editor.
 pub struct Live {

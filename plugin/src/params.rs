@@ -70,7 +70,7 @@ pub struct GmsdiParams {
     pub gain_db: FloatParam,
     /// Gain and mute of each result stem (ids `stem_gain_1`, `stem_mute_1`, ...).
     #[nested(array, group = "Results")]
-    pub stems: [StemParams; crate::RESULT_OUTPUTS],
+    pub stems: [StemParams; crate::buses::RESULT_OUTPUTS],
     /// The host's bypass: the main input passes unchanged, nothing is
     /// captured or played, result outputs are silent.
     #[id = "bypass"]
@@ -89,8 +89,8 @@ impl Default for GmsdiParams {
             monitor: EnumParam::new("Monitor", Monitor::InputAndResults),
             gain_db: decibels("Output Gain".into()),
             stems: std::array::from_fn(|i| StemParams {
-                gain_db: decibels(format!("Result {} Gain", i + 1)),
-                mute: BoolParam::new(format!("Result {} Mute", i + 1), false),
+                gain_db: decibels(format!("{} Gain", crate::buses::RESULT_NAMES[i])),
+                mute: BoolParam::new(format!("{} Mute", crate::buses::RESULT_NAMES[i]), false),
             }),
             bypass: BoolParam::new("Bypass", false).make_bypass(),
             state: SharedState::default(),
@@ -105,7 +105,7 @@ impl GmsdiParams {
     }
 
     /// Each result stem's gain as a factor (0 when muted).
-    pub fn stem_gains(&self) -> [f32; crate::RESULT_OUTPUTS] {
+    pub fn stem_gains(&self) -> [f32; crate::buses::RESULT_OUTPUTS] {
         std::array::from_fn(|i| if self.stems[i].mute.value() { 0.0 } else { factor(self.stems[i].gain_db.value()) })
     }
 }

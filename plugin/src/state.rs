@@ -11,8 +11,6 @@ use nice_plug::params::persist::PersistentField;
 use parking_lot::RwLock;
 use serde::{Deserialize, Serialize};
 
-/// Number of sidechain ("source") inputs.
-pub const SOURCES: usize = 3;
 /// Jobs kept in the history.
 pub const HISTORY: usize = 10;
 
@@ -23,7 +21,7 @@ pub const HISTORY: usize = 10;
 pub struct PersistedState {
     /// Label of each sidechain source (a stem name or free text); an empty
     /// label leaves that source out of accompaniment jobs.
-    pub labels: [String; SOURCES],
+    pub labels: [String; crate::buses::SOURCES],
     /// Stems an accompaniment job generates, one result per stem.
     pub stems: Vec<String>,
     /// Stems a separation or extraction job pulls out of the main input;

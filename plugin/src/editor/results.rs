@@ -10,8 +10,8 @@ use super::frame::Frame;
 use super::waveform::{self, Look};
 use gmsdi_engine::settings::{spec, StoredSettings};
 
+use crate::buses::{RESULT_NAMES, RESULT_OUTPUTS};
 use crate::state::HistoryEntry;
-use crate::RESULT_OUTPUTS;
 
 /// Waveform colour of the results.
 const RESULT_COLOR: Color32 = Color32::from_rgb(240, 180, 90);
@@ -35,7 +35,7 @@ pub fn rows(ui: &mut Ui, frame: &Frame) {
         ui.vertical(|ui| {
             ui.label(RichText::new(&clip.stem).strong());
             let output =
-                if i < RESULT_OUTPUTS { format!("plays on Result {}", i + 1) } else { "main output only".into() };
+                if i < RESULT_OUTPUTS { format!("plays on {}", RESULT_NAMES[i]) } else { "main output only".into() };
             ui.label(RichText::new(output).small().weak());
         });
         if i < RESULT_OUTPUTS {

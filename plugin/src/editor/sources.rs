@@ -7,7 +7,7 @@ use egui::{Color32, Sense, Ui, Vec2};
 
 use super::frame::Frame;
 use super::waveform::{self, Look};
-use crate::state::SOURCES;
+use crate::buses::{SOURCES, SOURCE_NAMES};
 
 /// Label presets offered next to each source's text field.
 pub const PRESETS: [&str; 4] = ["bass", "drums", "guitar", "piano"];
@@ -56,7 +56,7 @@ pub fn show(ui: &mut Ui, frame: &mut Frame, meters: &[f32]) {
 /// The label of sidechain source `i`: free text plus presets.
 fn source_label(ui: &mut Ui, frame: &mut Frame, i: usize) {
     ui.horizontal(|ui| {
-        let name = ui.label(format!("Source {}", i + 1)).id;
+        let name = ui.label(SOURCE_NAMES[i]).id;
         let label = &mut frame.state.labels[i];
         ui.add_sized([90.0, ui.spacing().interact_size.y], egui::TextEdit::singleline(label).hint_text("unused"))
             .labelled_by(name)

@@ -10,7 +10,7 @@ use nice_plug::prelude::ParamSetter;
 use super::frame::{Frame, Overviews};
 use super::waveform::{self, Span};
 use super::{action_bar, results, sources, task, Link};
-use crate::capture::INPUTS;
+use crate::buses::INPUTS;
 use crate::state::PersistedState;
 use crate::status::Code;
 use crate::worker::WorkerView;

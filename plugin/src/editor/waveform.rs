@@ -55,7 +55,7 @@ fn peaks(span: Span, at: i64, len: usize, sample: impl Fn(usize, usize) -> f32, 
 
 /// Overview of one captured input over `span`.
 pub fn of_capture(store: &CaptureStore, input: usize, span: Span) -> Overview {
-    peaks(span, 0, store.frames(), |ch, i| store.sample(input, ch, i), crate::capture::CHANNELS)
+    peaks(span, 0, store.frames(), |ch, i| store.sample(input, ch, i), crate::buses::CHANNELS)
 }
 
 /// Overview of a result stem over `span`; `rate` is the stem's rate.
