@@ -33,6 +33,14 @@ pub enum EngineError {
     /// A setting was refused (unknown, wrong type or out of range).
     #[error(transparent)]
     Setting(#[from] crate::settings::SettingError),
+    /// A stem the model does not know, with no prompt of its own.
+    #[error("unknown stem \"{stem}\"; this model knows: {known}")]
+    UnknownStem {
+        /// The stem as asked for.
+        stem: String,
+        /// The model's stems, comma separated.
+        known: String,
+    },
     /// The request itself is invalid (unknown stem, bad setting, empty audio, ...).
     #[error("{0}")]
     Input(String),

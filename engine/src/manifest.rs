@@ -202,11 +202,9 @@ impl Manifest {
 
     /// The stem's prompts, or a clear error listing the known stems.
     pub fn stem(&self, stem: &str) -> Result<&StemPrompts> {
-        self.stems.get(stem).ok_or_else(|| {
-            EngineError::Input(format!(
-                "unknown stem \"{stem}\"; this model knows: {}",
-                self.stems.keys().cloned().collect::<Vec<_>>().join(", ")
-            ))
+        self.stems.get(stem).ok_or_else(|| EngineError::UnknownStem {
+            stem: stem.to_string(),
+            known: self.stems.keys().cloned().collect::<Vec<_>>().join(", "),
         })
     }
 

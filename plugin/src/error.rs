@@ -130,6 +130,9 @@ impl PluginError {
             Self::Engine(EngineError::Audio { .. }) => {
                 "check that the file it names exists and is a WAV file you can read, then Generate again"
             }
+            Self::Engine(EngineError::UnknownStem { .. }) => {
+                "tick only stems this model knows, or give the stem a prompt of its own, then Generate again"
+            }
             Self::Engine(EngineError::Input(_)) => {
                 "change what it names (stems, labels or settings; Reset to the model's defaults helps), then \
                  Generate again"
@@ -175,7 +178,8 @@ mod tests {
                 EngineError::Runtime("cannot load x.so".into()),
                 EngineError::Inference("bad shape".into()),
                 EngineError::audio("/a/b.wav", "not a WAV file"),
-                EngineError::Input("unknown stem \"kazoo\"".into()),
+                EngineError::UnknownStem { stem: "kazoo".into(), known: "bass, drums".into() },
+                EngineError::Input("separate needs at least two stems".into()),
                 EngineError::Cancelled,
             ]
         };
@@ -265,8 +269,10 @@ mod tests {
         assert!(runtime.fix().unwrap().contains("GMSDI_ORT_LIB"), "{runtime}");
         let contract = PluginError::Model(EngineError::contract("model.json", "bad"));
         assert!(contract.fix().unwrap().contains("models/CONTRACT.md"));
-        let input = PluginError::engine(EngineError::Input("unknown stem".into()));
+        let input = PluginError::engine(EngineError::Input("separate needs at least two stems".into()));
         assert!(input.fix().unwrap().contains("Reset to the model's defaults"));
+        let stem = PluginError::engine(EngineError::UnknownStem { stem: "kazoo".into(), known: "bass".into() });
+        assert!(stem.fix().unwrap().contains("prompt of its own"), "{stem}");
         assert!(matches!(PluginError::engine(EngineError::Cancelled), PluginError::Cancelled));
     }
 }
