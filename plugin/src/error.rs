@@ -212,7 +212,8 @@ mod tests {
             (PluginError::Cancelled, "cancelled".into()),
             (
                 PluginError::RestoreIncomplete { restored: 1, missing: engine().into_iter().skip(3).take(2).collect() },
-                "restored 1 result clips; missing or unreadable: /a/b.wav: not a WAV file; unknown stem \"kazoo\""
+                "restored 1 result clips; missing or unreadable: /a/b.wav: not a WAV file; unknown stem \"kazoo\"; \
+                 this model knows: bass, drums"
                     .into(),
             ),
         ];
