@@ -97,9 +97,11 @@ impl Shared {
         self.status.set(code, message);
     }
 
-    /// Sets a failure, with its fix, as the status, and its message as the state's report.
+    /// Sets a failure, with its fix, as the status, and both as the state's
+    /// report (hosts without the editor show only the report).
     fn fail(&self, message: String, fix: Option<&'static str>) {
-        self.params.state.update(|s| s.report.clone_from(&message));
+        let report = fix.map_or_else(|| message.clone(), |fix| format!("{message}. Fix: {fix}"));
+        self.params.state.update(|s| s.report = report);
         self.status.fail(message, fix);
     }
 }
@@ -338,6 +340,7 @@ mod tests {
         worker.wait_for_restore(Duration::from_secs(10));
         assert!(view.message().starts_with("restored 0 result clips; missing or unreadable: "), "{}", view.message());
         assert!(view.fix().is_some_and(|f| f.contains("Job history")));
-        assert_eq!(params.state.snapshot().report, view.message(), "the report is the status message");
+        let report = format!("{}. Fix: {}", view.message(), view.fix().unwrap_or_default());
+        assert_eq!(params.state.snapshot().report, report, "the report is the status message and its fix");
     }
 }
