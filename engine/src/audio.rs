@@ -1,10 +1,19 @@
-//! Audio buffers, WAV files (hound) and resampling (rubato).
+//! Audio buffers, reading audio files ([`read_audio`]: WAV with hound;
+//! FLAC, MP3, OGG/Vorbis, AIFF and the WAV encodings hound lacks with
+//! symphonia), writing 32-bit float WAV (hound) and resampling (rubato).
 
-use std::io::Write;
+use std::io::{Read, Write};
 use std::path::Path;
 
 use rubato::audioadapter_buffers::direct::SequentialSliceOfVecs;
 use rubato::{Fft, FixedSync, Resampler};
+use symphonia::core::audio::SampleBuffer;
+use symphonia::core::codecs::{DecoderOptions, CODEC_TYPE_NULL};
+use symphonia::core::errors::Error as DecodeFailure;
+use symphonia::core::formats::FormatOptions;
+use symphonia::core::io::MediaSourceStream;
+use symphonia::core::meta::MetadataOptions;
+use symphonia::core::probe::Hint;
 
 use crate::error::{EngineError, Result};
 
@@ -110,34 +119,159 @@ impl Audio {
     }
 }
 
-/// Reads a WAV file (integer PCM 8–32 bit or 32-bit float) into planar f32.
+/// The formats [`read_audio`] decodes, as its errors name them.
+pub const SUPPORTED_FORMATS: &str = "WAV, FLAC, MP3, OGG/Vorbis, AIFF";
+
+/// Reads an audio file into planar f32 at the file's own sample rate and
+/// channel count (mono to multichannel).
+///
+/// The container is told by the file's first bytes; the extension only
+/// decides for files that start like nothing known.
+/// - WAV (`RIFF…WAVE`, or a `.wav` file that starts like nothing else) goes
+///   through hound first ([`read_wav`]): it reads 8–32-bit integer PCM,
+///   32-bit float and WAVE_FORMAT_EXTENSIBLE exactly as written, and it tells
+///   a truncated data chunk and a missing RIFF header apart. The encodings
+///   hound refuses (64-bit float, A-law, µ-law) are then decoded by
+///   symphonia; when symphonia refuses them too, hound's message stands.
+/// - FLAC, MP3, OGG/Vorbis and AIFF are decoded by symphonia. Lossless
+///   formats come back sample for sample. MP3 is read in symphonia's gapless
+///   mode: the encoder delay and padding recorded in a LAME/Xing header and
+///   the decoder's own delay are trimmed, so such a file decodes to its
+///   original length. What remains: an MP3 without that header keeps its
+///   encoder's delay at the start and the padding to a whole 1152-sample
+///   frame at the end. Ogg Vorbis is cut to the length its last page's
+///   granule position records.
+///
+/// Every error is one line that names the file: an unknown format says what
+/// the file looks like and which formats are supported; a truncated or
+/// corrupt file says so.
+pub fn read_audio(path: &Path) -> Result<Audio> {
+    let mut head = Vec::with_capacity(64);
+    std::fs::File::open(path)
+        .and_then(|f| f.take(64).read_to_end(&mut head))
+        .map_err(|e| EngineError::audio(path, e))?;
+    let extension = path.extension().and_then(|e| e.to_str()).unwrap_or("").to_ascii_lowercase();
+    match sniff(&head, &extension) {
+        Sniffed::Wav => read_wav_file(path).or_else(|refusal| match refusal {
+            WavRefusal::Encoding(message) => {
+                read_with_symphonia(path, "WAV").map_err(|_| EngineError::audio(path, message))
+            }
+            WavRefusal::Failed(e) => Err(e),
+        }),
+        Sniffed::Decodable(name) => read_with_symphonia(path, name),
+        Sniffed::NotValid(name) => {
+            Err(EngineError::audio(path, format!("not a valid {name} file (it does not start like one)")))
+        }
+        Sniffed::Unsupported(what) => {
+            Err(EngineError::audio(path, format!("unsupported audio format{what} (supported: {SUPPORTED_FORMATS})")))
+        }
+    }
+}
+
+/// What a file's first bytes (and, failing those, its extension) say it is.
+enum Sniffed {
+    /// A WAV file, for hound.
+    Wav,
+    /// A format symphonia decodes, by name.
+    Decodable(&'static str),
+    /// Named like a supported format (by name) but not starting like one.
+    NotValid(&'static str),
+    /// Anything else: ": <what it looks like>" or nothing.
+    Unsupported(String),
+}
+
+fn sniff(head: &[u8], extension: &str) -> Sniffed {
+    let at = |offset: usize, magic: &[u8]| head.get(offset..offset + magic.len()) == Some(magic);
+    let mpeg_sync = head.len() >= 2 && head[0] == 0xFF && head[1] & 0xE0 == 0xE0;
+    let other = |what: &str| Sniffed::Unsupported(format!(": {what}"));
+    if at(0, b"RIFF") && at(8, b"WAVE") {
+        Sniffed::Wav
+    } else if at(0, b"fLaC") {
+        Sniffed::Decodable("FLAC")
+    } else if at(0, b"OggS") {
+        if head.windows(8).any(|w| w == b"OpusHead") {
+            other("Ogg Opus")
+        } else {
+            Sniffed::Decodable("OGG")
+        }
+    } else if at(0, b"FORM") && (at(8, b"AIFF") || at(8, b"AIFC")) {
+        Sniffed::Decodable("AIFF")
+    } else if at(0, b"ID3") || (mpeg_sync && head[1] & 0x06 != 0) {
+        Sniffed::Decodable("MP3")
+    } else if mpeg_sync {
+        other("AAC (ADTS)")
+    } else if at(4, b"ftyp") {
+        other("MP4/M4A (AAC or ALAC)")
+    } else if at(0, &[0x30, 0x26, 0xB2, 0x75]) {
+        other("WMA/ASF")
+    } else if at(0, b"RIFF") || at(0, b"RF64") {
+        other("a RIFF file that is not WAV, or an RF64 WAV")
+    } else if at(0, b"caff") {
+        other("Core Audio (CAF)")
+    } else if at(0, b"MThd") {
+        other("a MIDI file (notes, not audio)")
+    } else if extension == "wav" || extension == "wave" {
+        // hound names what is wrong with it ("no RIFF tag found").
+        Sniffed::Wav
+    } else {
+        match extension {
+            "flac" => Sniffed::NotValid("FLAC"),
+            "mp3" => Sniffed::NotValid("MP3"),
+            "ogg" | "oga" => Sniffed::NotValid("OGG"),
+            "aif" | "aiff" | "aifc" => Sniffed::NotValid("AIFF"),
+            _ => Sniffed::Unsupported(String::new()),
+        }
+    }
+}
+
+/// Why hound did not read a WAV file.
+enum WavRefusal {
+    /// A valid WAV file in an encoding hound does not decode, with hound's message.
+    Encoding(String),
+    /// Anything else (missing, truncated, not WAV, empty), as the final error.
+    Failed(EngineError),
+}
+
+/// Reads a WAV file with hound (8–32-bit integer PCM, 32-bit float,
+/// WAVE_FORMAT_EXTENSIBLE) into planar f32; [`read_audio`] reads every
+/// supported format, WAV included.
 pub fn read_wav(path: &Path) -> Result<Audio> {
-    let reader = hound::WavReader::open(path).map_err(|e| EngineError::audio(path, wav_message(e)))?;
+    read_wav_file(path).map_err(|refusal| match refusal {
+        WavRefusal::Encoding(message) => EngineError::audio(path, message),
+        WavRefusal::Failed(e) => e,
+    })
+}
+
+fn read_wav_file(path: &Path) -> std::result::Result<Audio, WavRefusal> {
+    let failed = |e: hound::Error| match e {
+        hound::Error::FormatError(m) if m.contains("bits per sample") => {
+            WavRefusal::Encoding(format!("unsupported WAV format ({m}); use 16/24/32-bit PCM or 32-bit float"))
+        }
+        hound::Error::Unsupported => WavRefusal::Encoding("unsupported WAV format".into()),
+        other => WavRefusal::Failed(EngineError::audio(path, wav_message(other))),
+    };
+    let reader = hound::WavReader::open(path).map_err(failed)?;
     let spec = reader.spec();
     if spec.channels == 0 {
-        return Err(EngineError::audio(path, "the file declares zero channels"));
+        return Err(WavRefusal::Failed(EngineError::audio(path, "the file declares zero channels")));
     }
     let samples: Vec<f32> = match spec.sample_format {
-        hound::SampleFormat::Float if spec.bits_per_sample == 32 => reader
-            .into_samples::<f32>()
-            .collect::<std::result::Result<_, _>>()
-            .map_err(|e| EngineError::audio(path, wav_message(e)))?,
+        hound::SampleFormat::Float if spec.bits_per_sample == 32 => {
+            reader.into_samples::<f32>().collect::<std::result::Result<_, _>>().map_err(failed)?
+        }
         hound::SampleFormat::Int if (8..=32).contains(&spec.bits_per_sample) => {
             let full = (1u64 << (spec.bits_per_sample - 1)) as f32;
             reader
                 .into_samples::<i32>()
                 .map(|s| s.map(|v| v as f32 / full))
                 .collect::<std::result::Result<_, _>>()
-                .map_err(|e| EngineError::audio(path, wav_message(e)))?
+                .map_err(failed)?
         }
         _ => {
-            return Err(EngineError::audio(
-                path,
-                format!(
-                    "unsupported WAV format ({:?}, {} bit); use 16/24/32-bit PCM or 32-bit float",
-                    spec.sample_format, spec.bits_per_sample
-                ),
-            ))
+            return Err(WavRefusal::Encoding(format!(
+                "unsupported WAV format ({:?}, {} bit); use 16/24/32-bit PCM or 32-bit float",
+                spec.sample_format, spec.bits_per_sample
+            )))
         }
     };
     let count = usize::from(spec.channels);
@@ -150,7 +284,7 @@ pub fn read_wav(path: &Path) -> Result<Audio> {
     }
     let audio = Audio { rate: spec.sample_rate, channels };
     if audio.frames() == 0 {
-        return Err(EngineError::audio(path, "the file holds no audio"));
+        return Err(WavRefusal::Failed(EngineError::audio(path, "the file holds no audio")));
     }
     Ok(audio)
 }
@@ -163,11 +297,87 @@ fn wav_message(e: hound::Error) -> String {
             "the file is truncated".into()
         }
         hound::Error::IoError(io) => io.to_string(),
-        hound::Error::FormatError(m) if m.contains("bits per sample") => {
-            format!("unsupported WAV format ({m}); use 16/24/32-bit PCM or 32-bit float")
-        }
         hound::Error::FormatError(m) => format!("not a valid WAV file ({m})"),
-        hound::Error::Unsupported => "unsupported WAV format".into(),
+        other => other.to_string(),
+    }
+}
+
+/// Decodes the first audio track of a file with symphonia; `name` is the
+/// format the file's first bytes announced, for the messages.
+fn read_with_symphonia(path: &Path, name: &str) -> Result<Audio> {
+    let fail = |message: String| EngineError::audio(path, message);
+    let file = std::fs::File::open(path).map_err(|e| EngineError::audio(path, e))?;
+    let stream = MediaSourceStream::new(Box::new(file), Default::default());
+    let mut hint = Hint::new();
+    if let Some(extension) = path.extension().and_then(|e| e.to_str()) {
+        hint.with_extension(extension);
+    }
+    let options = FormatOptions { enable_gapless: true, ..Default::default() };
+    let mut format = symphonia::default::get_probe()
+        .format(&hint, stream, &options, &MetadataOptions::default())
+        .map_err(|e| fail(format!("not a valid {name} file ({})", decode_message(e))))?
+        .format;
+    let track = format
+        .tracks()
+        .iter()
+        .find(|t| t.codec_params.codec != CODEC_TYPE_NULL)
+        .ok_or_else(|| fail(format!("the {name} file holds no audio track")))?;
+    let (id, params) = (track.id, track.codec_params.clone());
+    let mut decoder = symphonia::default::get_codecs().make(&params, &DecoderOptions::default()).map_err(|e| {
+        fail(format!("unsupported audio format: {name} with a codec that is not supported ({})", decode_message(e)))
+    })?;
+    let mut shape: Option<(u32, usize)> = None;
+    let mut interleaved: Vec<f32> = Vec::new();
+    loop {
+        let packet = match format.next_packet() {
+            Ok(packet) => packet,
+            Err(DecodeFailure::IoError(e)) if e.kind() == std::io::ErrorKind::UnexpectedEof => break,
+            Err(DecodeFailure::ResetRequired) => break,
+            Err(e) => return Err(fail(format!("corrupt {name} file ({})", decode_message(e)))),
+        };
+        if packet.track_id() != id {
+            continue;
+        }
+        let decoded = decoder.decode(&packet).map_err(|e| {
+            let at = shape.map_or(0.0, |(rate, count)| interleaved.len() as f64 / count as f64 / f64::from(rate));
+            fail(format!("corrupt {name} data at {at:.2} s ({})", decode_message(e)))
+        })?;
+        let spec = *decoded.spec();
+        let this = (spec.rate, spec.channels.count());
+        if *shape.get_or_insert(this) != this {
+            return Err(fail(format!("the {name} stream changes its sample rate or channel count midway")));
+        }
+        if decoded.frames() == 0 {
+            continue;
+        }
+        let mut buffer = SampleBuffer::<f32>::new(decoded.capacity() as u64, spec);
+        buffer.copy_interleaved_ref(decoded);
+        interleaved.extend_from_slice(buffer.samples());
+    }
+    let count = shape.map_or(1, |(_, count)| count.max(1));
+    let mut frames = interleaved.len() / count;
+    // The length the container records, when it does: FLAC's STREAMINFO,
+    // the WAV data chunk, the LAME header (already trimmed), the last Ogg
+    // page's granule position. Symphonia 0.5.5 counts the 8-byte header of
+    // AIFF's SSND chunk as audio, hence the slack there.
+    if let Some(expected) = params.n_frames.map(|n| n as usize) {
+        let slack = if name == "AIFF" { 8 } else { 0 };
+        if frames + slack < expected {
+            return Err(fail(format!("the file is truncated ({frames} of {expected} frames decoded)")));
+        }
+        frames = frames.min(expected);
+    }
+    let Some((rate, _)) = shape.filter(|_| frames > 0) else {
+        return Err(fail("the file holds no audio".into()));
+    };
+    let channels =
+        (0..count).map(|c| interleaved[..frames * count].iter().skip(c).step_by(count).copied().collect()).collect();
+    Ok(Audio { rate, channels })
+}
+
+fn decode_message(e: DecodeFailure) -> String {
+    match e {
+        DecodeFailure::IoError(io) if io.kind() == std::io::ErrorKind::UnexpectedEof => "the file is truncated".into(),
         other => other.to_string(),
     }
 }
