@@ -31,7 +31,7 @@ pub struct Cli {
 pub enum Command {
     /// Split a mix into stems: writes OUT/<stem>.wav at the mix's rate and channel count.
     Separate {
-        /// The mix (WAV).
+        /// The mix (WAV, FLAC, MP3, OGG/Vorbis or AIFF).
         mix: PathBuf,
         /// Stems in the mix, comma separated (at least two).
         #[arg(long, value_delimiter = ',', required = true)]
@@ -45,7 +45,7 @@ pub enum Command {
     },
     /// Extract stems from a mix, each against all the model's other stems.
     Extract {
-        /// The mix (WAV).
+        /// The mix (WAV, FLAC, MP3, OGG/Vorbis or AIFF).
         mix: PathBuf,
         /// Stem(s) to extract, comma separated or repeated.
         #[arg(long, value_delimiter = ',', required = true)]
@@ -59,7 +59,7 @@ pub enum Command {
     },
     /// Generate stems under given sources: writes OUT/<stem>.wav aligned with and as long as the sources.
     Accompany {
-        /// A given source as LABEL=FILE.wav (label: a stem name or a free-text description); repeatable.
+        /// A given source as LABEL=FILE (WAV, FLAC, MP3, OGG/Vorbis or AIFF; label: a stem name or a free-text description); repeatable.
         #[arg(long = "source", required = true)]
         sources: Vec<String>,
         /// Stem to generate; repeat for separate stems, comma-join for one sub-mixture (e.g. bass,drums).
@@ -110,7 +110,7 @@ pub enum Command {
         /// Repetitions of each network timing.
         #[arg(long, default_value_t = 5)]
         repeats: usize,
-        /// Audio to separate for the timings (its first --seconds; default: stereo noise at 44.1 kHz).
+        /// Audio to separate for the timings (WAV, FLAC, MP3, OGG/Vorbis or AIFF; its first --seconds; default: stereo noise at 44.1 kHz).
         #[arg(long)]
         input: Option<PathBuf>,
     },
@@ -121,7 +121,7 @@ pub enum Command {
 /// Evaluations.
 #[derive(Subcommand, Debug)]
 pub enum EvalCommand {
-    /// SI-SDRi per stem by the MSDM protocol on folders of `mix.wav` + `<stem>.wav`.
+    /// SI-SDRi per stem by the MSDM protocol on folders of `mix.wav` + `<stem>.wav` (or .flac, .aiff, .aif, .ogg, .mp3).
     Separation {
         /// Folder with one sub-folder per track.
         #[arg(long)]

@@ -5,7 +5,7 @@
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use gmsdi_engine::audio::{read_wav, Audio};
+use gmsdi_engine::audio::{read_audio, Audio};
 use gmsdi_engine::job::{Job, Source, Task};
 use gmsdi_engine::network::{Denoiser, Model};
 use gmsdi_engine::runtime::RuntimeOptions;
@@ -44,7 +44,7 @@ fn bench_mix(input: Option<&Path>, seconds: f64, rng: &mut Rng) -> Result<Audio,
         let frames = (seconds * 44100.0) as usize;
         return Ok(Audio { rate: 44100, channels: vec![noise(frames, rng).iter().map(|v| 0.1 * v).collect(); 2] });
     };
-    let mut audio = read_wav(path)?;
+    let mut audio = read_audio(path)?;
     let frames = ((seconds * f64::from(audio.rate)) as usize).min(audio.frames());
     audio.channels.iter_mut().for_each(|c| c.truncate(frames));
     Ok(audio)

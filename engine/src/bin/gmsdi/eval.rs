@@ -1,9 +1,9 @@
 //! `gmsdi eval separation`: SI-SDRi per stem by the MSDM protocol.
 
 use std::collections::BTreeMap;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
-use gmsdi_engine::audio::{read_wav, Audio};
+use gmsdi_engine::audio::{read_audio, Audio};
 use gmsdi_engine::job::{Job, Task};
 use gmsdi_engine::metrics::{evaluate_track, WindowScores};
 use serde_json::json;
@@ -11,34 +11,47 @@ use serde_json::json;
 use crate::args::{Cli, EvalCommand};
 use crate::run::{apply_settings, load_model, run_with_progress, Failure};
 
+/// Extensions of the audio files a track folder may hold, in order of preference.
+const EXTENSIONS: [&str; 6] = ["wav", "flac", "aiff", "aif", "ogg", "mp3"];
+
+/// The first of `dir/<name>.<extension>` that exists, in [`EXTENSIONS`] order.
+fn audio_file(dir: &Path, name: &str) -> Option<PathBuf> {
+    EXTENSIONS.iter().map(|e| dir.join(format!("{name}.{e}"))).find(|p| p.is_file())
+}
+
+/// [`audio_file`], or an error that names what was looked for.
+fn track_file(dir: &Path, name: &str) -> Result<PathBuf, Failure> {
+    audio_file(dir, name)
+        .ok_or_else(|| Failure::Error(format!("{}: no {} in this track folder", dir.display(), names(name))))
+}
+
+/// `name.wav, name.flac, ...` for the messages.
+fn names(name: &str) -> String {
+    EXTENSIONS.map(|e| format!("{name}.{e}")).join(", ")
+}
+
 /// Runs an evaluation subcommand.
 pub fn run(cli: &Cli, what: &EvalCommand) -> Result<(), Failure> {
     let EvalCommand::Separation { data, stems, limit, max_seconds, settings } = what;
     let mut tracks: Vec<PathBuf> = std::fs::read_dir(data)
         .map_err(|e| format!("cannot read {}: {e}", data.display()))?
         .filter_map(|e| e.ok().map(|e| e.path()))
-        .filter(|p| p.join("mix.wav").is_file())
+        .filter(|p| audio_file(p, "mix").is_some())
         .collect();
     tracks.sort();
     tracks.truncate(limit.unwrap_or(usize::MAX));
     if tracks.is_empty() {
-        return Err(Failure::Error(format!("no track folders with mix.wav in {}", data.display())));
+        return Err(Failure::Error(format!("no track folders with a mix ({}) in {}", names("mix"), data.display())));
     }
     let mut model = load_model(cli)?;
     let stems: Vec<String> = if stems.is_empty() {
-        model
-            .manifest
-            .stems
-            .keys()
-            .filter(|s| tracks.iter().all(|t| t.join(format!("{s}.wav")).is_file()))
-            .cloned()
-            .collect()
+        model.manifest.stems.keys().filter(|s| tracks.iter().all(|t| audio_file(t, s).is_some())).cloned().collect()
     } else {
         stems.clone()
     };
     if stems.len() < 2 {
         return Err(Failure::Error(format!(
-            "every track needs mix.wav and at least two <stem>.wav of the model's stems ({}); found in all tracks: {}",
+            "every track needs a mix and at least two <stem>.wav (or another audio extension) of the model's stems ({}); found in all tracks: {}",
             model.manifest.stems.keys().cloned().collect::<Vec<_>>().join(", "),
             if stems.is_empty() { "none".to_string() } else { stems.join(", ") }
         )));
@@ -52,10 +65,10 @@ pub fn run(cli: &Cli, what: &EvalCommand) -> Result<(), Failure> {
             }
             a
         };
-        let mix = crop(read_wav(&track.join("mix.wav"))?);
+        let mix = crop(read_audio(&track_file(track, "mix")?)?);
         let truths = stems
             .iter()
-            .map(|s| read_wav(&track.join(format!("{s}.wav"))).map(|a| crop(a).downmix()))
+            .map(|s| read_audio(&track_file(track, s)?).map(|a| crop(a).downmix()).map_err(Failure::from))
             .collect::<Result<Vec<_>, _>>()?;
         let mut job = Job::new(Task::Separate { mix: mix.clone(), stems: stems.clone() });
         apply_settings(&mut job, settings)?;

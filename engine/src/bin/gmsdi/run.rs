@@ -6,7 +6,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Instant;
 
-use gmsdi_engine::audio::{read_wav, write_wav};
+use gmsdi_engine::audio::{read_audio, write_wav};
 use gmsdi_engine::job::{self, Job, JobOutput, Source, Task};
 use gmsdi_engine::network::Model;
 use gmsdi_engine::progress::{Progress, Tracker};
@@ -98,17 +98,17 @@ pub fn task(cli: &Cli) -> Result<(), Failure> {
 fn task_of(cmd: &Command) -> Result<(Task, &SettingArgs, &Path), Failure> {
     Ok(match cmd {
         Command::Separate { mix, stems, out, settings } => {
-            (Task::Separate { mix: read_wav(mix)?, stems: stems.clone() }, settings, out)
+            (Task::Separate { mix: read_audio(mix)?, stems: stems.clone() }, settings, out)
         }
         Command::Extract { mix, stem, out, settings } => {
-            (Task::Extract { mix: read_wav(mix)?, stems: stem.clone() }, settings, out)
+            (Task::Extract { mix: read_audio(mix)?, stems: stem.clone() }, settings, out)
         }
         Command::Accompany { sources, generate, out, settings } => {
             let sources = sources
                 .iter()
                 .map(|s| {
                     let (label, file) = key_value(s, "--source")?;
-                    Ok(Source { label, audio: read_wav(Path::new(&file))? })
+                    Ok(Source { label, audio: read_audio(Path::new(&file))? })
                 })
                 .collect::<Result<Vec<_>, Failure>>()?;
             let generate = generate.iter().map(|g| g.split(',').map(|s| s.trim().to_string()).collect()).collect();
