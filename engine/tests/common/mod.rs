@@ -108,3 +108,102 @@ pub fn read_wav(path: &Path) -> (hound::WavSpec, Vec<Vec<f32>>) {
     let channels = (0..c).map(|k| interleaved.iter().skip(k).step_by(c).copied().collect()).collect();
     (spec, channels)
 }
+
+/// The folder of the compressed fixtures (see its README.md).
+pub fn data_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data")
+}
+
+/// The signal of the fixtures in `tests/data` (and of the files the format
+/// tests write): channel `c` is 0.4 sin(2π f t) + 0.2 sin(2π 3f t) with
+/// f = 220 (c + 1) Hz.
+pub fn fixture_signal(rate: u32, channels: usize, frames: usize) -> Vec<Vec<f32>> {
+    (0..channels)
+        .map(|c| {
+            let w = 2.0 * std::f64::consts::PI * 220.0 * (c + 1) as f64 / f64::from(rate);
+            (0..frames).map(|i| (0.4 * (w * i as f64).sin() + 0.2 * (3.0 * w * i as f64).sin()) as f32).collect()
+        })
+        .collect()
+}
+
+/// Interleaved little-endian integer PCM of `bits` (8: unsigned, else signed).
+pub fn int_le(channels: &[Vec<f32>], bits: u32) -> Vec<u8> {
+    let full = (1i64 << (bits - 1)) as f64 - 1.0;
+    let mut out = Vec::new();
+    for i in 0..channels[0].len() {
+        for ch in channels {
+            let v = (f64::from(ch[i]) * full).round() as i64;
+            if bits == 8 {
+                out.push((v + 128) as u8);
+            } else {
+                out.extend_from_slice(&v.to_le_bytes()[..bits as usize / 8]);
+            }
+        }
+    }
+    out
+}
+
+/// Interleaved little-endian 64-bit float.
+pub fn f64_le(channels: &[Vec<f32>]) -> Vec<u8> {
+    (0..channels[0].len()).flat_map(|i| channels.iter().flat_map(move |ch| f64::from(ch[i]).to_le_bytes())).collect()
+}
+
+/// Writes a WAVE_FORMAT_EXTENSIBLE file: a 40-byte `fmt ` chunk whose
+/// sub-format GUID carries `format_tag` (1: PCM, 3: float).
+pub fn write_extensible_wav(path: &Path, format_tag: u16, channels: u16, rate: u32, bits: u16, data: &[u8]) {
+    let block_align = channels * bits / 8;
+    let mask: u32 = (1 << channels) - 1;
+    let mut b = Vec::new();
+    b.extend_from_slice(b"RIFF");
+    b.extend_from_slice(&(60 + data.len() as u32).to_le_bytes());
+    b.extend_from_slice(b"WAVEfmt ");
+    b.extend_from_slice(&40u32.to_le_bytes());
+    b.extend_from_slice(&0xFFFEu16.to_le_bytes());
+    b.extend_from_slice(&channels.to_le_bytes());
+    b.extend_from_slice(&rate.to_le_bytes());
+    b.extend_from_slice(&(rate * u32::from(block_align)).to_le_bytes());
+    b.extend_from_slice(&block_align.to_le_bytes());
+    b.extend_from_slice(&bits.to_le_bytes());
+    b.extend_from_slice(&22u16.to_le_bytes());
+    b.extend_from_slice(&bits.to_le_bytes());
+    b.extend_from_slice(&mask.to_le_bytes());
+    b.extend_from_slice(&format_tag.to_le_bytes());
+    b.extend_from_slice(&[0x00, 0x00, 0x00, 0x00, 0x10, 0x00, 0x80, 0x00, 0x00, 0xAA, 0x00, 0x38, 0x9B, 0x71]);
+    b.extend_from_slice(b"data");
+    b.extend_from_slice(&(data.len() as u32).to_le_bytes());
+    b.extend_from_slice(data);
+    std::fs::write(path, b).unwrap();
+}
+
+/// Writes an AIFF file of big-endian integer PCM (16 or 24 bit).
+pub fn write_aiff(path: &Path, rate: u32, channels: &[Vec<f32>], bits: u32) {
+    let frames = channels[0].len();
+    let mut data = Vec::new();
+    let full = (1i64 << (bits - 1)) as f64 - 1.0;
+    for i in 0..frames {
+        for ch in channels {
+            let v = (f64::from(ch[i]) * full).round() as i64;
+            data.extend_from_slice(&v.to_be_bytes()[8 - bits as usize / 8..]);
+        }
+    }
+    // The sample rate as an 80-bit extended float: exponent and a 64-bit
+    // mantissa with the integer bit set.
+    let shift = 31 - rate.leading_zeros();
+    let mut ext = [0u8; 10];
+    ext[..2].copy_from_slice(&(16383 + shift as u16).to_be_bytes());
+    ext[2..].copy_from_slice(&(u64::from(rate) << (63 - shift)).to_be_bytes());
+    let mut b = Vec::new();
+    b.extend_from_slice(b"FORM");
+    b.extend_from_slice(&(4 + 26 + 16 + data.len() as u32).to_be_bytes());
+    b.extend_from_slice(b"AIFFCOMM");
+    b.extend_from_slice(&18u32.to_be_bytes());
+    b.extend_from_slice(&(channels.len() as u16).to_be_bytes());
+    b.extend_from_slice(&(frames as u32).to_be_bytes());
+    b.extend_from_slice(&(bits as u16).to_be_bytes());
+    b.extend_from_slice(&ext);
+    b.extend_from_slice(b"SSND");
+    b.extend_from_slice(&(8 + data.len() as u32).to_be_bytes());
+    b.extend_from_slice(&[0; 8]);
+    b.extend_from_slice(&data);
+    std::fs::write(path, b).unwrap();
+}
