@@ -128,19 +128,30 @@ pub const SUPPORTED_FORMATS: &str = "WAV, FLAC, MP3, OGG/Vorbis, AIFF";
 /// The container is told by the file's first bytes; the extension only
 /// decides for files that start like nothing known.
 /// - WAV (`RIFF…WAVE`, or a `.wav` file that starts like nothing else) goes
-///   through hound first ([`read_wav`]): it reads 8–32-bit integer PCM,
-///   32-bit float and WAVE_FORMAT_EXTENSIBLE exactly as written, and it tells
-///   a truncated data chunk and a missing RIFF header apart. The encodings
-///   hound refuses (64-bit float, A-law, µ-law) are then decoded by
-///   symphonia; when symphonia refuses them too, hound's message stands.
+///   through hound first ([`read_wav`]). Why hound and not symphonia for
+///   all of it: hound reads 8–32-bit integer PCM, 32-bit float and
+///   WAVE_FORMAT_EXTENSIBLE exactly as written, it is what the engine and
+///   the plugin have always read and written their WAV files with (the
+///   tests pin its behaviour down), and it checks the data chunk against the
+///   file, so a truncated WAV is an error, where symphonia quietly returns
+///   the frames that are there. The encodings hound refuses (64-bit float;
+///   A-law and µ-law with the 18-byte `fmt ` chunk their format requires)
+///   are then decoded by symphonia; when symphonia refuses them too (ADPCM,
+///   40-bit PCM, ...), hound's "unsupported WAV format" message stands.
 /// - FLAC, MP3, OGG/Vorbis and AIFF are decoded by symphonia. Lossless
 ///   formats come back sample for sample. MP3 is read in symphonia's gapless
 ///   mode: the encoder delay and padding recorded in a LAME/Xing header and
 ///   the decoder's own delay are trimmed, so such a file decodes to its
-///   original length. What remains: an MP3 without that header keeps its
-///   encoder's delay at the start and the padding to a whole 1152-sample
-///   frame at the end. Ogg Vorbis is cut to the length its last page's
-///   granule position records.
+///   original length (the 0.3 s test file: exactly 13 230 frames). What
+///   remains: an MP3 without that header is not trimmed at all; it keeps
+///   the encoder's and the decoder's delay at the start (about 1 100
+///   samples with LAME) and the padding to whole 1152-sample frames at the
+///   end (the same test file with its header frame removed: 14 976 frames).
+///   Ogg Vorbis is cut to the length its last page's granule position
+///   records.
+/// - A file shorter than the length its header records (FLAC's STREAMINFO,
+///   the MP3 LAME header) is reported as truncated or corrupt, not returned
+///   short.
 ///
 /// Every error is one line that names the file: an unknown format says what
 /// the file looks like and which formats are supported; a truncated or
@@ -363,7 +374,7 @@ fn read_with_symphonia(path: &Path, name: &str) -> Result<Audio> {
     if let Some(expected) = params.n_frames.map(|n| n as usize) {
         let slack = if name == "AIFF" { 8 } else { 0 };
         if frames + slack < expected {
-            return Err(fail(format!("the file is truncated ({frames} of {expected} frames decoded)")));
+            return Err(fail(format!("the file is truncated or corrupt ({frames} of {expected} frames decoded)")));
         }
         frames = frames.min(expected);
     }
