@@ -131,6 +131,21 @@ fn mp3_decodes_to_its_original_length_and_signal() {
 }
 
 #[test]
+fn mp3_without_its_lame_header_keeps_delay_and_padding_and_a_cut_mp3_is_an_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let bytes = std::fs::read(data_dir().join("sine_44100_mono.mp3")).unwrap();
+    // The first frame (417 bytes at 128 kbit/s, 44.1 kHz) holds the Xing/LAME header.
+    let bare = dir.path().join("bare.mp3");
+    std::fs::write(&bare, &bytes[417..]).unwrap();
+    // Nothing to trim by: 13 whole frames of 1152 samples.
+    read_checked(&bare, 44100, 1, 13 * 1152);
+    let cut = dir.path().join("cut.mp3");
+    std::fs::write(&cut, &bytes[..bytes.len() / 2]).unwrap();
+    let msg = error_of(&cut);
+    assert!(msg.contains("cut.mp3") && msg.contains("truncated"), "{msg}");
+}
+
+#[test]
 fn ogg_vorbis_decodes_to_its_original_length_and_signal() {
     let audio = read_audio(&data_dir().join("sine_44100_stereo.ogg")).unwrap();
     assert_eq!((audio.rate, audio.channel_count()), (44100, 2));
