@@ -297,14 +297,17 @@ impl Drift for Extractor<'_> {
 mod tests {
     use super::*;
 
+    use rand::SeedableRng;
+
     /// A denoiser that returns its embedding's first value everywhere and counts rows.
     struct Echo {
         rows: usize,
+        channels: usize,
     }
 
     impl Denoiser for Echo {
         fn channels(&self) -> usize {
-            1
+            self.channels
         }
         fn denoise(&mut self, x: &[f32], frames: usize, _: &[f32], embedding: &[f32]) -> Result<Vec<f32>> {
             let rows = x.len() / frames;
@@ -316,7 +319,7 @@ mod tests {
 
     #[test]
     fn guidance_applies_only_from_its_sigma_up() {
-        let mut net = Echo { rows: 0 };
+        let mut net = Echo { rows: 0, channels: 1 };
         let mut tracker = Tracker::new(1, Default::default(), Box::new(|_| {}));
         let cond = Condition { prompt: vec![1.0], negative: vec![0.0] };
         let x = [0.5f32; 4];
@@ -326,5 +329,137 @@ mod tests {
         let plain = guide.denoise(&[(&x, &cond)], 0.05).unwrap();
         assert_eq!(plain[0], [1.0; 4], "below min_sigma: D alone");
         assert_eq!(net.rows, 3, "two rows guided, one below");
+    }
+
+    fn tracker() -> Tracker {
+        Tracker::new(1, Default::default(), Box::new(|_| {}))
+    }
+
+    fn cond() -> Condition {
+        Condition { prompt: vec![0.0], negative: vec![0.0] }
+    }
+
+    /// A generation of `sources` mono variables of 2 frames, with the given
+    /// sources `known`, α = 0.5 and β = 2, run through `f`.
+    fn with_generation<R>(
+        sources: usize,
+        known: Vec<Vec<f32>>,
+        gamma_sources: Option<f32>,
+        gamma_mix: Option<f32>,
+        f: impl FnOnce(&mut Generation) -> R,
+    ) -> R {
+        let mut net = Echo { rows: 0, channels: 1 };
+        let mut tracker = tracker();
+        let guide = Guide { net: &mut net, tracker: &mut tracker, w: 0.0, min_sigma: 0.0, lanes: 1, frames: 2 };
+        let mut g = Generation {
+            guide,
+            sources: vec![cond(); sources],
+            mix: cond(),
+            known,
+            alpha: 0.5,
+            beta: 2.0,
+            gamma_sources: vec![gamma_sources; sources],
+            gamma_mix,
+            prefix: None,
+        };
+        f(&mut g)
+    }
+
+    fn assert_close(got: &[f32], want: &[f32]) {
+        assert_eq!(got.len(), want.len(), "{got:?} vs {want:?}");
+        assert!(got.iter().zip(want).all(|(a, b)| (a - b).abs() < 1e-5), "{got:?} vs {want:?}");
+    }
+
+    #[test]
+    fn a_variable_is_lanes_times_channels_times_frames() {
+        let mut net = Echo { rows: 0, channels: 2 };
+        let mut tracker = tracker();
+        let guide = Guide { net: &mut net, tracker: &mut tracker, w: 0.0, min_sigma: 0.0, lanes: 2, frames: 3 };
+        assert_eq!(guide.var_len(), 12);
+        assert_eq!(with_generation(2, vec![], None, None, |g| g.variables()), 3, "two sources and the mixture");
+    }
+
+    #[test]
+    fn the_mixture_model_is_alpha_renoised_known_plus_beta_generated() {
+        // Sources s1 = [1, −1], s2 = [0.5, 0.25]; given k = [2, 4]; α = 0.5, β = 2.
+        let x = [1.0f32, -1.0, 0.5, 0.25, 7.0, 7.0];
+        let clean = with_generation(2, vec![vec![2.0, 4.0]], None, None, |g| {
+            g.mixture_model(&x, 0.0, &mut Rng::seed_from_u64(5))
+        });
+        assert_close(&clean, &[0.5 * 2.0 + 2.0 * 1.5, 0.5 * 4.0 + 2.0 * -0.75]);
+        let noisy = with_generation(2, vec![vec![2.0, 4.0]], None, None, |g| {
+            g.mixture_model(&x, 0.5, &mut Rng::seed_from_u64(5))
+        });
+        let eps = noise(2, &mut Rng::seed_from_u64(5));
+        assert_close(&noisy, &[clean[0] + 0.5 * 0.5 * eps[0], clean[1] + 0.5 * 0.5 * eps[1]]);
+    }
+
+    #[test]
+    fn relaxing_to_zero_puts_the_mixture_on_its_model_by_hand() {
+        // One source s = [1, −1], mixture y = [3, 2], given k = [2, 4];
+        // γ_s = 1σ (weight 1), γ_y = 0.5σ (weight 4): λ = 4 + β·1 = 6.
+        // m = 0.5 k + 2 s = [3, 0], r = (y − m) / λ = [0, 1/3];
+        // s += 1·r, y −= 4·r.
+        let mut x = [1.0f32, -1.0, 3.0, 2.0];
+        with_generation(1, vec![vec![2.0, 4.0]], Some(1.0), Some(0.5), |g| {
+            g.relax(&mut x, 1.0, 0.0, &mut Rng::seed_from_u64(1))
+        });
+        assert_close(&x, &[1.0, -1.0 + 1.0 / 3.0, 3.0, 2.0 - 4.0 / 3.0]);
+        // The mixture now equals its model: 0.5 k + 2 s.
+        assert_close(&x[2..], &[0.5 * 2.0 + 2.0 * x[0], 0.5 * 4.0 + 2.0 * x[1]]);
+    }
+
+    #[test]
+    fn relaxing_shrinks_the_residual_by_the_ratio_of_sigmas_to_the_lambda() {
+        // No given sources: m = β s. γ_s = 1σ, γ_y = 0.5σ: λ = 6; from σ 2 to 1
+        // the residual y − β s shrinks by (1/2)^6.
+        let mut x = [1.0f32, -1.0, 3.0, 2.0];
+        with_generation(1, vec![], Some(1.0), Some(0.5), |g| g.relax(&mut x, 2.0, 1.0, &mut Rng::seed_from_u64(1)));
+        let residual = [x[2] - 2.0 * x[0], x[3] - 2.0 * x[1]];
+        assert_close(&residual, &[1.0 / 64.0, 4.0 / 64.0]);
+        // The residual's change (1 − 1/64)·[1, 4] splits as 1/λ of it per unit weight.
+        let moved = (1.0 - 1.0 / 64.0) / 6.0;
+        assert_close(&x, &[1.0 + moved, -1.0 + 4.0 * moved, 3.0 - 4.0 * moved, 2.0 - 16.0 * moved]);
+    }
+
+    #[test]
+    fn relaxing_without_a_likelihood_or_from_sigma_zero_changes_nothing() {
+        let start = [1.0f32, -1.0, 3.0, 2.0];
+        let mut x = start;
+        with_generation(1, vec![vec![2.0, 4.0]], None, None, |g| g.relax(&mut x, 1.0, 0.5, &mut Rng::seed_from_u64(1)));
+        assert_eq!(x, start, "no likelihood: λ = 0");
+        with_generation(1, vec![vec![2.0, 4.0]], Some(1.0), Some(0.5), |g| {
+            g.relax(&mut x, 0.0, 0.0, &mut Rng::seed_from_u64(1))
+        });
+        assert_eq!(x, start, "from σ = 0");
+    }
+
+    #[test]
+    fn the_prefix_sets_each_rows_first_frames_to_the_known_start_renoised() {
+        // Two variables of one lane, rows of 3 frames, the first 2 known.
+        let prefix = Prefix { frames: 2, values: vec![vec![1.0, 2.0], vec![3.0, 4.0]] };
+        let mut x = [9.0f32; 6];
+        prefix.apply(&mut x, 3, 3, 0.0, &mut Rng::seed_from_u64(3));
+        assert_eq!(x, [1.0, 2.0, 9.0, 3.0, 4.0, 9.0]);
+        let mut x = [9.0f32; 6];
+        prefix.apply(&mut x, 3, 3, 0.5, &mut Rng::seed_from_u64(3));
+        let e = noise(4, &mut Rng::seed_from_u64(3));
+        let want = [1.0 + 0.5 * e[0], 2.0 + 0.5 * e[1], 9.0, 3.0 + 0.5 * e[2], 4.0 + 0.5 * e[3], 9.0];
+        assert_close(&x, &want);
+        // Two lanes of one variable: each row gets its own known start.
+        let prefix = Prefix { frames: 1, values: vec![vec![1.0, 2.0]] };
+        let mut x = [9.0f32; 4];
+        prefix.apply(&mut x, 4, 2, 0.0, &mut Rng::seed_from_u64(3));
+        assert_eq!(x, [1.0, 9.0, 2.0, 9.0]);
+    }
+
+    #[test]
+    fn the_separators_constrained_stem_is_the_mix_less_the_others_in_its_place() {
+        let mut net = Echo { rows: 0, channels: 1 };
+        let mut tracker = tracker();
+        let guide = Guide { net: &mut net, tracker: &mut tracker, w: 0.0, min_sigma: 0.0, lanes: 1, frames: 2 };
+        let sep = Separator { guide, mix: vec![10.0, 20.0], stems: vec![cond(); 3], constrained: 1 };
+        let stems = sep.stems_from_state(&[1.0, 2.0, 3.0, 5.0]);
+        assert_eq!(stems, [vec![1.0f32, 2.0], vec![6.0, 13.0], vec![3.0, 5.0]]);
     }
 }

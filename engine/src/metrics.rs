@@ -95,4 +95,65 @@ mod tests {
         assert_eq!(s.per_stem[0].len(), 4);
         assert!(s.means()[0] > 50.0);
     }
+
+    #[test]
+    fn si_sdr_matches_a_hand_computed_value() {
+        // Estimate 2r + e with e ⟂ r: SI-SDR = 10 log10(‖2r‖² / ‖e‖²) = 10 log10(16 / 0.04).
+        let r = [1.0f32, 1.0, 1.0, 1.0];
+        let e = [0.1f32, -0.1, 0.1, -0.1];
+        let estimate: Vec<f32> = r.iter().zip(&e).map(|(r, e)| 2.0 * r + e).collect();
+        let s = si_sdr(&estimate, &r);
+        assert!((s - 10.0 * 400f64.log10()).abs() < 1e-4, "{s}");
+        // Worse than the plain estimate by the same 20 log10(2) when the error doubles.
+        let worse: Vec<f32> = r.iter().zip(&e).map(|(r, e)| 2.0 * r + 2.0 * e).collect();
+        assert!((s - si_sdr(&worse, &r) - 20.0 * 2f64.log10()).abs() < 1e-4);
+    }
+
+    #[test]
+    fn a_silent_reference_gives_a_finite_score_not_nan() {
+        let silent = [0.0f32; 8];
+        let estimate = [0.5f32; 8];
+        let s = si_sdr(&estimate, &silent);
+        assert!(s.is_finite() && s < -50.0, "{s}");
+        assert_eq!(si_sdr(&silent, &silent), 0.0, "silence against silence: 0 dB");
+    }
+
+    #[test]
+    fn protocol_records_each_windows_improvement_over_the_mixture() {
+        let a: Vec<f32> = (0..400).map(|i| (i as f32 * 0.3).sin()).collect();
+        let b: Vec<f32> = (0..400).map(|i| (i as f32 * 0.07).cos()).collect();
+        let mix: Vec<f32> = a.iter().zip(&b).map(|(x, y)| x + y).collect();
+        let est_a: Vec<f32> = a.iter().zip(&b).map(|(x, y)| x + 0.1 * y).collect();
+        let est_b: Vec<f32> = a.iter().zip(&b).map(|(x, y)| y + 0.2 * x).collect();
+        let s = evaluate_track(&mix, &[&a, &b], &[&est_a, &est_b], 200, 100);
+        assert_eq!(s.per_stem[0].len(), 3, "windows at 0, 100 and 200");
+        for (k, (truth, est)) in [(&a, &est_a), (&b, &est_b)].into_iter().enumerate() {
+            for (i, got) in s.per_stem[k].iter().enumerate() {
+                let r = i * 100..i * 100 + 200;
+                let want = si_sdr(&est[r.clone()], &truth[r.clone()]) - si_sdr(&mix[r.clone()], &truth[r]);
+                assert!((got - want).abs() < 1e-9 && want > 5.0, "stem {k} window {i}: {got} vs {want}");
+            }
+        }
+        let means = s.means();
+        assert!((means[1] - s.per_stem[1].iter().sum::<f64>() / 3.0).abs() < 1e-9);
+        let mut all = WindowScores::default();
+        all.extend(s.clone());
+        all.extend(s);
+        assert_eq!(all.per_stem[0].len(), 6);
+        assert!(WindowScores { per_stem: vec![vec![]] }.means()[0].is_nan(), "a stem never counted");
+    }
+
+    #[test]
+    fn a_stem_is_silent_below_an_rms_per_sample_of_1_5e_5() {
+        // A constant v over 100 samples: ‖x‖ / n = 10 v / 100 = v / 10.
+        let loud = vec![1.0f32; 100];
+        let quiet = |v: f32| vec![v; 100];
+        let windows = |v: f32| {
+            let q = quiet(v);
+            let mix: Vec<f32> = loud.iter().zip(&q).map(|(a, b)| a + b).collect();
+            evaluate_track(&mix, &[&loud, &q], &[&loud, &q], 100, 100).per_stem[0].len()
+        };
+        assert_eq!(windows(2e-4), 1, "v / 10 = 2e-5: active");
+        assert_eq!(windows(1e-4), 0, "v / 10 = 1e-5: silent, one active stem left");
+    }
 }

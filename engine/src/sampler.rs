@@ -264,4 +264,46 @@ mod tests {
         assert_eq!(run(1), run(1));
         assert_ne!(run(1), run(2));
     }
+
+    /// A zero drift that records the σ and the variance of `x` it is evaluated at.
+    #[derive(Default)]
+    struct Probe {
+        seen: Vec<(f32, f32)>,
+    }
+
+    impl Drift for Probe {
+        fn drift(&mut self, x: &mut [f32], sigma: f32, _: &mut Rng) -> Result<Vec<f32>> {
+            self.seen.push((sigma, variance(x)));
+            Ok(vec![0.0; x.len()])
+        }
+    }
+
+    /// Where Euler evaluates on 10 levels with `s_churn`: (σ̂ / σ, the first
+    /// evaluation's variance of x / σ_0²).
+    fn churned(s_churn: f32) -> (Vec<f32>, f32) {
+        let sigmas = karras(10, 1e-3, 1.0, 7.0);
+        let mut probe = Probe::default();
+        Sampler::Euler { s_churn, resamples: 1 }
+            .sample(&mut probe, &sigmas, 20000, &mut Rng::seed_from_u64(3))
+            .unwrap();
+        let ratios = probe.seen.iter().zip(&sigmas).map(|((hat, _), s)| hat / s).collect();
+        (ratios, probe.seen[0].1 / (sigmas[0] * sigmas[0]))
+    }
+
+    #[test]
+    fn euler_churn_is_capped_at_sqrt_2_minus_1() {
+        // The defaults (churn 20 over 10 steps) ask for g = 2: capped at √2 − 1,
+        // so σ̂ = √2 σ and the noise added doubles the variance.
+        let (ratios, first) = churned(20.0);
+        assert_eq!(ratios.len(), 10);
+        assert!(ratios.iter().all(|r| (r - std::f32::consts::SQRT_2).abs() < 1e-5), "{ratios:?}");
+        assert!((first - 2.0).abs() < 0.05, "variance {first} σ²");
+        // Below the cap, g = s_churn / n: 2 / 10.
+        let (ratios, first) = churned(2.0);
+        assert!(ratios.iter().all(|r| (r - 1.2).abs() < 1e-5), "{ratios:?}");
+        assert!((first - 1.44).abs() < 0.05, "variance {first} σ²");
+        let (ratios, first) = churned(0.0);
+        assert!(ratios.iter().all(|r| (r - 1.0).abs() < 1e-6), "{ratios:?}");
+        assert!((first - 1.0).abs() < 0.05, "variance {first} σ²");
+    }
 }

@@ -240,4 +240,27 @@ mod tests {
         let plain = split(&mix, &[vec![body.clone()], vec![bass.clone()]], rate, None);
         assert!(air_in(&plain[0][0]) < 0.45, "{}", air_in(&plain[0][0]));
     }
+
+    #[test]
+    fn where_every_estimate_is_silent_the_stems_share_the_mix_equally() {
+        let rate = 16000;
+        let mix = tone(440.0, 3000, rate);
+        let silent = vec![0.0f32; 3000];
+        let out = split(std::slice::from_ref(&mix), &[vec![silent.clone()], vec![silent]], rate, None);
+        for (i, m) in mix.iter().enumerate() {
+            for stem in &out {
+                assert!((stem[0][i] - 0.5 * m).abs() < 1e-4, "sample {i}: {} vs {}", stem[0][i], 0.5 * m);
+            }
+        }
+    }
+
+    #[test]
+    fn the_floor_is_far_below_a_quiet_estimate() {
+        // An estimate at −60 dB still takes all of its tone from a silent stem.
+        let rate = 16000;
+        let mix = tone(440.0, 8000, rate);
+        let quiet: Vec<f32> = mix.iter().map(|v| 1e-3 * v).collect();
+        let out = split(std::slice::from_ref(&mix), &[vec![quiet], vec![vec![0.0; 8000]]], rate, None);
+        assert!(energy(&out[1][0]) < 1e-4 * energy(&mix), "the silent stem took {}", energy(&out[1][0]) / energy(&mix));
+    }
 }

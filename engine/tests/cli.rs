@@ -528,6 +528,16 @@ fn read_only_output_folder_is_a_clear_error() {
     let dir = tmp();
     let mix = dir.path().join("mix.wav");
     write_i16(&mix, 8000, &[test_channel(8000, 4000, 1)]);
+    // No user, root included, can make a folder under a regular file.
+    let file = dir.path().join("plain");
+    std::fs::create_dir(&file).unwrap();
+    let plain = file.join("file");
+    std::fs::write(&plain, "x").unwrap();
+    let under = plain.join("out");
+    let o = run(gmsdi().args(["separate", s(&mix), "--stems", "bass,drums", "--out", s(&under), "--steps", "2"]));
+    assert_fails(&o, &file, &["cannot create output folder", s(&under)]);
+    assert_eq!(std::fs::read_dir(&file).unwrap().count(), 1, "only the file that was there");
+    // A 0555 folder, for a user who cannot write to one (root can).
     let out = dir.path().join("ro");
     std::fs::create_dir(&out).unwrap();
     std::fs::set_permissions(&out, std::fs::Permissions::from_mode(0o555)).unwrap();

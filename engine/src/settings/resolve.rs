@@ -196,4 +196,102 @@ mod tests {
             }
         }
     }
+
+    #[test]
+    fn every_task_kind_resolves_its_engine_fallbacks() {
+        let manifest = fixture();
+        for kind in TaskKind::ALL {
+            let s = Settings::resolve(kind, &manifest, &Overrides::default()).unwrap();
+            let name = kind.name();
+            let separates = kind.separates();
+            assert_eq!(s.steps, 50, "{name}");
+            assert_eq!(s.w, if kind == TaskKind::Extract { 7.5 } else { 3.0 }, "{name}");
+            assert_eq!(s.guidance_min_sigma, 0.0, "{name}");
+            let sampler = if separates { Sampler::Euler { s_churn: 20.0, resamples: 1 } } else { Sampler::Adpm2 };
+            assert_eq!(s.sampler, sampler, "{name}");
+            let gamma_mix = match kind {
+                TaskKind::Accompany => Some(0.3),
+                TaskKind::Generate => None,
+                _ => Some(1.0),
+            };
+            assert_eq!((s.gamma_sources, s.gamma_mix), (Some(1.0), gamma_mix), "{name}");
+            assert_eq!((s.alpha, s.beta), (1.0, 1.0), "{name}");
+            let method = if kind == TaskKind::Extract { Method::Extractor } else { Method::Separator };
+            assert_eq!((s.method, s.constrained.as_deref()), (method, None), "{name}");
+            assert_eq!(s.negative_prompts, kind != TaskKind::Separate, "negative prompts off only to separate: {name}");
+            assert_eq!((s.wiener, s.seed), (false, 0), "{name}");
+        }
+    }
+
+    #[test]
+    fn for_every_task_kind_a_model_default_beats_the_fallback_and_the_caller_beats_both() {
+        for kind in TaskKind::ALL {
+            let mut manifest = fixture();
+            let model = Overrides::default()
+                .with("w", Value::Number(5.0))
+                .and_then(|o| o.with("s_churn", Value::Number(4.0)))
+                .and_then(|o| o.with("sampler", Value::Name("euler".into())))
+                .and_then(|o| o.with("negative_prompts", Value::Switch(kind == TaskKind::Separate)))
+                .unwrap();
+            match kind {
+                TaskKind::Separate => manifest.defaults.separate = model,
+                TaskKind::Extract => manifest.defaults.extract = model,
+                TaskKind::Accompany => manifest.defaults.accompany = model,
+                TaskKind::Generate => manifest.defaults.generate = model,
+            }
+            let name = kind.name();
+            let s = Settings::resolve(kind, &manifest, &Overrides::default()).unwrap();
+            assert_eq!((s.w, s.steps), (5.0, 50), "{name}: the model's w, the fallback's steps");
+            assert_eq!(s.sampler, Sampler::Euler { s_churn: 4.0, resamples: 1 }, "{name}");
+            assert_eq!(s.negative_prompts, kind == TaskKind::Separate, "{name}");
+            let caller = Overrides::default()
+                .with("w", Value::Number(2.0))
+                .and_then(|o| o.with("negative_prompts", Value::Switch(kind != TaskKind::Separate)))
+                .and_then(|o| o.with("gamma_mix", Value::Width(Some(0.7))))
+                .unwrap();
+            let s = Settings::resolve(kind, &manifest, &caller).unwrap();
+            assert_eq!((s.w, s.gamma_mix), (2.0, Some(0.7)), "{name}");
+            assert_eq!(s.negative_prompts, kind != TaskKind::Separate, "{name}");
+            assert_eq!(s.sampler, Sampler::Euler { s_churn: 4.0, resamples: 1 }, "{name}: the model's, still");
+            // Another task's model defaults do not apply.
+            let other = TaskKind::ALL.into_iter().find(|&k| k != kind).unwrap();
+            assert_ne!(Settings::resolve(other, &manifest, &Overrides::default()).unwrap().w, 5.0, "{name}");
+        }
+    }
+
+    #[test]
+    fn extract_always_runs_the_extractor() {
+        let mut manifest = fixture();
+        manifest.defaults.extract = Overrides::default().with("method", Value::Name("ensemble".into())).unwrap();
+        manifest.defaults.separate = Overrides::default().with("method", Value::Name("ensemble".into())).unwrap();
+        let caller = Overrides::default().with("method", Value::Name("separator".into())).unwrap();
+        assert_eq!(Settings::resolve(TaskKind::Extract, &manifest, &caller).unwrap().method, Method::Extractor);
+        let extract = Settings::resolve(TaskKind::Extract, &manifest, &Overrides::default()).unwrap();
+        assert_eq!(extract.method, Method::Extractor);
+        // Separation takes the model's method, then the caller's.
+        let separate = Settings::resolve(TaskKind::Separate, &manifest, &Overrides::default()).unwrap();
+        assert_eq!(separate.method, Method::Ensemble);
+        assert_eq!(Settings::resolve(TaskKind::Separate, &manifest, &caller).unwrap().method, Method::Separator);
+    }
+
+    #[test]
+    fn out_of_range_values_are_refused_when_set() {
+        for w in [-0.5, f32::NAN, f32::INFINITY, 100.5] {
+            assert!(Overrides::default().with("w", Value::Number(w)).is_err(), "w = {w}");
+        }
+        for w in [0.0, 100.0] {
+            assert!(Overrides::default().with("w", Value::Number(w)).is_ok(), "w = {w}");
+        }
+        for steps in [0, 1, 10_001] {
+            assert!(Overrides::default().with("steps", Value::Count(steps)).is_err(), "steps = {steps}");
+        }
+        for steps in [2, 10_000] {
+            assert!(Overrides::default().with("steps", Value::Count(steps)).is_ok(), "steps = {steps}");
+        }
+        for g in [0.0, -1.0, f32::NAN, 100.5] {
+            assert!(Overrides::default().with("gamma_mix", Value::Width(Some(g))).is_err(), "gamma_mix = {g}");
+        }
+        assert!(Overrides::default().with("gamma_mix", Value::Width(None)).is_ok());
+        assert!(Overrides::default().with("method", Value::Name("mixer".into())).is_err());
+    }
 }
