@@ -122,5 +122,14 @@ mod tests {
     fn unwritable_folder_leaves_nothing() {
         let path = Path::new("/nonexistent-gmsdi-dir/a.wav");
         assert!(write_clip(path, &Audio::silence(8000, 1, 10), 0).is_err());
+        // A clip that fails once its temporary file exists (its name is taken
+        // by a folder, so the rename fails) leaves neither file behind.
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("a.wav");
+        std::fs::create_dir(&path).unwrap();
+        assert!(write_clip(&path, &Audio::silence(8000, 1, 10), 0).is_err());
+        let left: Vec<_> = std::fs::read_dir(dir.path()).unwrap().map(|e| e.unwrap().file_name()).collect();
+        assert_eq!(left, ["a.wav"], "only the folder that was there");
+        assert!(path.is_dir());
     }
 }
