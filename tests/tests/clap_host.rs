@@ -445,6 +445,59 @@ fn generate_with_nothing_captured_reports_it_and_audio_passes() {
     assert_eq!(p.process(std::slice::from_ref(&input), 128, None)[0], input);
 }
 
+/// `n` bytes from a seeded linear congruential generator.
+fn noise_bytes(n: usize, mut seed: u64) -> Vec<u8> {
+    (0..n)
+        .map(|_| {
+            seed = seed.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1_442_695_040_888_963_407);
+            (seed >> 56) as u8
+        })
+        .collect()
+}
+
+#[test]
+fn megabytes_of_random_state_are_refused_and_the_state_stays() {
+    let mut p = Instance::new(plugin_library());
+    let before = p.field("gmsdi");
+    for seed in 1..=3 {
+        assert!(!p.load_state(&noise_bytes(1 << 20, seed)), "random bytes {seed} accepted as a state");
+    }
+    // A valid length prefix in front of 1 MB of random bytes.
+    let mut framed = (1u64 << 20).to_le_bytes().to_vec();
+    framed.extend(noise_bytes(1 << 20, 4));
+    assert!(!p.load_state(&framed));
+    assert_eq!(p.field("gmsdi"), before, "refused states leave the state as it was");
+    p.activate(44100.0, 64);
+    let input = guitar(44100.0, 64);
+    assert_eq!(p.process(std::slice::from_ref(&input), 64, None)[0], input);
+}
+
+#[test]
+fn blocks_of_random_size_are_captured_without_a_gap() {
+    let (rate, max_block) = (44100.0, 512usize);
+    let source = guitar(rate, 8820);
+    let out = tempfile::tempdir().unwrap();
+    let mut p = instance(WITH_RESULTS, out.path());
+    p.activate(rate, max_block as u32);
+    p.set_param("Capture", 1.0);
+    let sizes = noise_bytes(200, 9);
+    let (mut done, mut i) = (0usize, 0usize);
+    while done < source[0].len() {
+        // 1 to 512 frames, the host's prepared maximum included.
+        let n = (usize::from(sizes[i % sizes.len()]) * 2 + 1).min(max_block).min(source[0].len() - done);
+        let block = slice(&source, done, n);
+        let outs = p.process(&[block.clone(), block.clone()], n, Some(Transport { pos: done as i64, playing: true }));
+        assert_eq!(outs[0], block, "the main input passes through a block of {n} frames");
+        done += n;
+        i += 1;
+    }
+    p.set_param("Capture", 0.0);
+    let (state, _) = generate(&mut p, 128);
+    assert!(state["report"].as_str().unwrap().starts_with("wrote"), "{state}");
+    let clip = read_wav(&results(&state)[0].1).unwrap();
+    assert_eq!(clip.frames(), source[0].len(), "every frame of every block was captured");
+}
+
 #[test]
 fn garbage_state_is_rejected_without_a_crash() {
     let mut p = Instance::new(plugin_library());
