@@ -61,7 +61,7 @@ pub enum PluginError {
         /// Why it could not be written.
         source: std::io::Error,
     },
-    /// A job setting in the state is not valid (an unknown method or provider).
+    /// A setting in the state is not valid (an unknown execution provider).
     #[error("{0}")]
     InvalidSetting(String),
     /// The engine failed while running the job.

@@ -215,31 +215,10 @@ fn a_negative_prompt_steers_single_stem_generation_away() {
     assert!(with < 0.92 * without, "the negative prompt must cut the bass band: {with:.4} vs {without:.4}");
 }
 
-#[test]
-fn accompaniment_generates_the_asked_stem_aligned_with_the_source() {
-    let spectra = Spectra::load();
-    let mut model = load_fixture();
-    let guitar = spectra.sample(spectra.index("guitar"), 12000, &mut rng(5));
-    let mut job = Job::new(Task::Accompany {
-        sources: vec![Source { label: "guitar".into(), audio: mono(guitar.clone()) }],
-        generate: vec![vec!["bass".into()]],
-    });
-    job.overrides.set("w", Value::Number(0.0)).unwrap();
-    job.overrides.set("steps", Value::Count(40)).unwrap();
-    let out = run(&mut model, &job);
-    let (name, bass) = &out.stems[0];
-    assert_eq!(name, "bass");
-    assert_eq!((bass.rate, bass.frames()), (RATE, 12000));
-    assert_eq!(classify(&spectra, &bass.channels[0]), "bass");
-    let dot: f32 = bass.channels[0].iter().zip(&guitar).map(|(a, b)| a * b).sum();
-    let norm = |x: &[f32]| x.iter().map(|v| v * v).sum::<f32>().sqrt();
-    let corr = dot / (norm(&bass.channels[0]) * norm(&guitar));
-    assert!(corr.abs() < 0.4, "the bass must not copy the guitar (correlation {corr:.2})");
-}
-
-/// Correlation of a bass generated under a given guitar with that guitar,
-/// with the mixture's likelihood width `gamma_mix` (None: the default).
-fn accompaniment_correlation(gamma_mix: Option<f32>) -> f32 {
+/// A bass generated under a guitar sampled from the fixture (12,000 frames,
+/// w = 0, 40 steps), with the mixture's likelihood width `gamma_mix`
+/// (None: the default); returns the guitar and the job's output.
+fn bass_under_guitar(gamma_mix: Option<f32>) -> (Vec<f32>, gmsdi_engine::job::JobOutput) {
     let spectra = Spectra::load();
     let mut model = load_fixture();
     let guitar = spectra.sample(spectra.index("guitar"), 12000, &mut rng(5));
@@ -253,10 +232,33 @@ fn accompaniment_correlation(gamma_mix: Option<f32>) -> f32 {
         job.overrides.set("gamma_mix", Value::Width(Some(g))).unwrap();
     }
     let out = run(&mut model, &job);
-    let bass = &out.stems[0].1.channels[0];
-    let dot: f32 = bass.iter().zip(&guitar).map(|(a, b)| a * b).sum();
+    (guitar, out)
+}
+
+/// Correlation of two signals around zero (their cosine similarity).
+fn correlation(a: &[f32], b: &[f32]) -> f32 {
+    let dot: f32 = a.iter().zip(b).map(|(x, y)| x * y).sum();
     let norm = |x: &[f32]| x.iter().map(|v| v * v).sum::<f32>().sqrt();
-    dot / (norm(bass) * norm(&guitar))
+    dot / (norm(a) * norm(b))
+}
+
+#[test]
+fn accompaniment_generates_the_asked_stem_aligned_with_the_source() {
+    let spectra = Spectra::load();
+    let (guitar, out) = bass_under_guitar(None);
+    let (name, bass) = &out.stems[0];
+    assert_eq!(name, "bass");
+    assert_eq!((bass.rate, bass.frames()), (RATE, 12000));
+    assert_eq!(classify(&spectra, &bass.channels[0]), "bass");
+    let corr = correlation(&bass.channels[0], &guitar);
+    assert!(corr.abs() < 0.4, "the bass must not copy the guitar (correlation {corr:.2})");
+}
+
+/// Correlation of a bass generated under a given guitar with that guitar,
+/// with the mixture's likelihood width `gamma_mix` (None: the default).
+fn accompaniment_correlation(gamma_mix: Option<f32>) -> f32 {
+    let (guitar, out) = bass_under_guitar(gamma_mix);
+    correlation(&out.stems[0].1.channels[0], &guitar)
 }
 
 #[test]

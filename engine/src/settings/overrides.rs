@@ -68,7 +68,7 @@ impl Overrides {
 
     /// As a JSON object.
     pub fn to_json(&self) -> serde_json::Map<String, serde_json::Value> {
-        self.iter().map(|(k, v)| (k.to_string(), Spec::to_json(v))).collect()
+        self.iter().map(|(k, v)| (k.to_string(), v.to_json())).collect()
     }
 }
 

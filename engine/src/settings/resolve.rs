@@ -97,7 +97,7 @@ impl Settings {
         };
         let method = match kind {
             TaskKind::Extract => Method::Extractor,
-            _ => layers.name("method").and_then(|m| m.parse().ok()).unwrap_or(Method::Separator),
+            _ => layers.name("method").and_then(|m| Method::from_name(&m)).unwrap_or(Method::Separator),
         };
         Ok(Settings {
             steps: layers.count("steps"),

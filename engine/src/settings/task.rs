@@ -1,8 +1,6 @@
 //! The kinds of task and the separation methods, by the names that
 //! `model.json`, the CLI and the plugin's state use.
 
-use super::SettingError;
-
 /// The four kinds of task, by their names in `model.json` `defaults`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum TaskKind {
@@ -51,28 +49,18 @@ impl Method {
     /// Names of the methods, as settings spell them.
     pub const NAMES: [&'static str; 3] = ["separator", "extractor", "ensemble"];
 
+    /// The method of a name in [`Method::NAMES`] (the `method` setting
+    /// checks names, so this never sees another).
+    pub fn from_name(name: &str) -> Option<Method> {
+        [Self::Separator, Self::Extractor, Self::Ensemble].into_iter().find(|m| m.name() == name)
+    }
+
     /// This method's name (one of [`Method::NAMES`]).
     pub fn name(self) -> &'static str {
         match self {
             Self::Separator => Self::NAMES[0],
             Self::Extractor => Self::NAMES[1],
             Self::Ensemble => Self::NAMES[2],
-        }
-    }
-}
-
-impl std::str::FromStr for Method {
-    type Err = SettingError;
-    fn from_str(s: &str) -> Result<Self, SettingError> {
-        match s {
-            "separator" => Ok(Self::Separator),
-            "extractor" => Ok(Self::Extractor),
-            "ensemble" => Ok(Self::Ensemble),
-            _ => Err(SettingError::Invalid {
-                label: "Method",
-                rule: format!("one of {}", Self::NAMES.join(", ")),
-                got: format!("\"{s}\""),
-            }),
         }
     }
 }

@@ -34,6 +34,20 @@ impl std::fmt::Display for Value {
     }
 }
 
+impl Value {
+    /// The value as JSON (∞ as "inf").
+    pub fn to_json(&self) -> serde_json::Value {
+        match self {
+            Value::Count(n) => (*n).into(),
+            Value::Number(x) | Value::Width(Some(x)) => f64::from(*x).into(),
+            Value::Width(None) => "inf".into(),
+            Value::Switch(b) => (*b).into(),
+            Value::Name(s) => s.clone().into(),
+            Value::Seed(n) => (*n).into(),
+        }
+    }
+}
+
 impl Spec {
     /// What the setting accepts, in words.
     pub fn rule(&self) -> String {
@@ -88,18 +102,6 @@ impl Spec {
             _ => None,
         };
         self.check(value.ok_or_else(|| self.refuse(json))?)
-    }
-
-    /// The value as JSON (∞ as "inf").
-    pub fn to_json(value: &Value) -> serde_json::Value {
-        match value {
-            Value::Count(n) => (*n).into(),
-            Value::Number(x) | Value::Width(Some(x)) => f64::from(*x).into(),
-            Value::Width(None) => "inf".into(),
-            Value::Switch(b) => (*b).into(),
-            Value::Name(s) => s.clone().into(),
-            Value::Seed(n) => (*n).into(),
-        }
     }
 
     /// Checks `value` against the kind and range; a whole number is taken
@@ -169,7 +171,7 @@ mod tests {
         for s in crate::settings::SETTINGS {
             let value =
                 (s.fallback)(crate::settings::TaskKind::Accompany).unwrap_or_else(|| Value::Name("drums".into()));
-            assert_eq!(s.from_json(&Spec::to_json(&value)).unwrap(), value, "{}", s.key);
+            assert_eq!(s.from_json(&value.to_json()).unwrap(), value, "{}", s.key);
             assert_eq!(s.parse(&value.to_string()).unwrap(), value, "{}", s.key);
         }
     }

@@ -9,7 +9,8 @@ use std::sync::Arc;
 use crossbeam_channel::{Receiver, RecvTimeoutError};
 use gmsdi_engine::audio::{read_wav, Audio};
 use gmsdi_engine::error::EngineError;
-use gmsdi_engine::job::{self, Job, Task};
+use gmsdi_engine::job::{self, block_name, Job, Task};
+use gmsdi_engine::model_folder;
 use gmsdi_engine::network::Model;
 use gmsdi_engine::progress::Tracker;
 use gmsdi_engine::runtime::{Provider, RuntimeOptions};
@@ -96,8 +97,8 @@ impl Thread {
     /// The model folder to use: the first candidate holding a `model.json`.
     fn model_dir(from_state: Option<PathBuf>) -> Result<PathBuf, PluginError> {
         let candidates = location::model_candidates(from_state);
-        match candidates.iter().find(|d| d.join("model.json").is_file()) {
-            Some(dir) => Ok(dir.clone()),
+        match model_folder::first_model(&candidates) {
+            Some(dir) => Ok(dir.to_path_buf()),
             None => Err(PluginError::NoModel { looked_in: candidates }),
         }
     }
@@ -275,14 +276,12 @@ fn summary(job: &Job) -> String {
         Task::Separate { stems, .. } | Task::Extract { stems, .. } => stems.join(", "),
         Task::Accompany { sources, generate } => {
             let given: Vec<&str> = sources.iter().map(|s| s.label.as_str()).collect();
-            format!(
-                "{} under {}",
-                generate.iter().map(|g| g.join("+")).collect::<Vec<_>>().join(", "),
-                given.join(", ")
-            )
+            let generated: Vec<String> = generate.iter().map(|g| block_name(g)).collect();
+            format!("{} under {}", generated.join(", "), given.join(", "))
         }
         Task::Generate { stems, seconds, .. } => {
-            format!("{} ({seconds:.1} s)", stems.iter().map(|g| g.join("+")).collect::<Vec<_>>().join(", "))
+            let blocks: Vec<String> = stems.iter().map(|g| block_name(g)).collect();
+            format!("{} ({seconds:.1} s)", blocks.join(", "))
         }
     }
 }

@@ -147,7 +147,7 @@ pub enum EvalCommand {
 #[derive(Debug, Clone, Default)]
 pub struct SettingArgs {
     /// The settings given on the command line, by key, as typed.
-    pub given: Vec<(&'static str, String)>,
+    pub given: Vec<(&'static Spec, String)>,
     /// Prompt for a stem as STEM=TEXT.
     pub prompts: Vec<String>,
     /// Negative prompt for a stem as STEM=TEXT.
@@ -193,8 +193,8 @@ impl SettingArgs {
     /// The given settings, each checked by its declaration; a refusal names the flag.
     pub fn overrides(&self) -> Result<Overrides, String> {
         let mut overrides = Overrides::default();
-        for (key, text) in &self.given {
-            overrides.set_text(key, text).map_err(|e| format!("--{}: {e}", key.replace('_', "-")))?;
+        for (spec, text) in &self.given {
+            overrides.set_text(spec.key, text).map_err(|e| format!("--{}: {e}", flag(spec)))?;
         }
         Ok(overrides)
     }
@@ -202,7 +202,7 @@ impl SettingArgs {
 
 impl FromArgMatches for SettingArgs {
     fn from_arg_matches(matches: &ArgMatches) -> Result<Self, clap::Error> {
-        let given = SETTINGS.iter().filter_map(|s| matches.get_one::<String>(s.key).map(|v| (s.key, v.clone())));
+        let given = SETTINGS.iter().filter_map(|s| matches.get_one::<String>(s.key).map(|v| (s, v.clone())));
         let texts = |id: &str| matches.get_many::<String>(id).map(|v| v.cloned().collect()).unwrap_or_default();
         Ok(SettingArgs { given: given.collect(), prompts: texts("prompt"), negatives: texts("negative") })
     }
