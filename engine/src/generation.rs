@@ -7,11 +7,12 @@ use crate::audio::Audio;
 use crate::chunk::{plan, Stitcher, Window};
 use crate::context::Context;
 use crate::error::{EngineError, Result};
-use crate::gmsdi::{Condition, Generation, Prefix};
+use crate::gmsdi::{Condition, Generation, Heard, Prefix};
 use crate::progress::Tracker;
 use crate::request::{block_name, Source};
 use crate::rows::{flatten, to_audio, to_rows, unflatten, Rows};
 use crate::sampler::Rng;
+use crate::settings::{spec, Accompaniment, SettingError};
 
 /// Generates each of the `generate` blocks under the given sources, aligned
 /// with them and as long as the longest, at the first source's rate and
@@ -137,7 +138,10 @@ fn generate_rows(
     tracker.set_total(windows.len() * cx.evals_per_run());
     let sigmas = cx.sigmas();
     let sampler = cx.settings.sampler;
-    let vars = blocks.len() + 1;
+    let heard = !known.is_empty() && hears_context(cx)?;
+    // Eq. 12 samples the mixture too; a network that hears the given
+    // tracks samples the generated variables alone.
+    let vars = blocks.len() + usize::from(!heard);
     let mut rng = Rng::seed_from_u64(cx.settings.seed);
     let mut stitchers: Vec<Stitcher> = (0..vars).map(|_| Stitcher::new(c, total, overlap)).collect();
     let mut previous: Option<(Window, Vec<Vec<f32>>)> = None;
@@ -145,19 +149,26 @@ fn generate_rows(
         let prefix = previous.as_ref().map(|(pw, vals)| continuation(*pw, vals, *w));
         let known_vars: Vec<Vec<f32>> = known.iter().map(|rows| flatten(rows, *w, gain)).collect();
         let st = cx.settings.clone();
-        let mut task = Generation {
-            guide: cx.guide(tracker, 1, w.padded),
-            sources: sources.clone(),
-            mix: mix.clone(),
-            known: known_vars,
-            alpha: st.alpha,
-            beta: st.beta,
-            gamma_sources: vec![st.gamma_sources; blocks.len()],
-            gamma_mix: st.gamma_mix,
-            prefix,
+        let mut guide = cx.guide(tracker, 1, w.padded);
+        let n = guide.var_len();
+        let x = if heard {
+            guide.context = Some(sum(&known_vars, n));
+            let mut task = Heard { guide, sources: sources.clone(), prefix };
+            sampler.sample(&mut task, &sigmas, vars * n, &mut rng)?
+        } else {
+            let mut task = Generation {
+                guide,
+                sources: sources.clone(),
+                mix: mix.clone(),
+                known: known_vars,
+                alpha: st.alpha,
+                beta: st.beta,
+                gamma_sources: vec![st.gamma_sources; blocks.len()],
+                gamma_mix: st.gamma_mix,
+                prefix,
+            };
+            sampler.sample(&mut task, &sigmas, vars * n, &mut rng)?
         };
-        let n = task.guide.var_len();
-        let x = sampler.sample(&mut task, &sigmas, vars * n, &mut rng)?;
         let vals: Vec<Vec<f32>> = x.chunks(n).map(<[f32]>::to_vec).collect();
         for (st, v) in stitchers.iter_mut().zip(&vals) {
             st.add(*w, &unflatten(v, c, w.padded), i == 0, i + 1 == windows.len());
@@ -165,6 +176,33 @@ fn generate_rows(
         previous = Some((*w, vals));
     }
     Ok(stitchers.into_iter().take(blocks.len()).map(|s| s.rows).collect())
+}
+
+/// Whether accompaniment runs on a network that hears the given tracks
+/// (the `accompaniment` setting, `auto` resolved by the model's inputs);
+/// records the choice in the job's settings.
+fn hears_context(cx: &mut Context) -> Result<bool> {
+    let takes = cx.model.takes_context();
+    if cx.settings.accompaniment == Accompaniment::Context && !takes {
+        return Err(SettingError::Invalid {
+            label: spec("accompaniment").map_or("accompaniment", |s| s.label),
+            rule: "mixture or auto with this model (it has no context input)".into(),
+            got: "context".into(),
+        }
+        .into());
+    }
+    let chosen = cx.settings.accompaniment.for_model(takes);
+    cx.settings.accompaniment = chosen;
+    Ok(chosen == Accompaniment::Context)
+}
+
+/// The sample-wise sum of `vars`, each `n` long.
+fn sum(vars: &[Vec<f32>], n: usize) -> Vec<f32> {
+    let mut total = vec![0.0; n];
+    for v in vars {
+        total.iter_mut().zip(v).for_each(|(t, s)| *t += s);
+    }
+    total
 }
 
 /// The known start of window `w`: where it overlaps the previous window

@@ -39,6 +39,9 @@ pub struct Guide<'a> {
     pub lanes: usize,
     /// Frames T per row.
     pub frames: usize,
+    /// The given tracks (one variable's worth) every row hears through the
+    /// network's `context` input, if any.
+    pub context: Option<Vec<f32>>,
 }
 
 impl Guide<'_> {
@@ -64,7 +67,8 @@ impl Guide<'_> {
                 }
             }
         }
-        let out = self.net.denoise(&x, self.frames, &vec![sigma; rows], &emb)?;
+        let context = self.context.as_ref().map(|c| c.repeat(inputs.len() * passes));
+        let out = self.net.denoise(&x, self.frames, &vec![sigma; rows], &emb, context.as_deref())?;
         self.tracker.advance();
         let n = self.var_len();
         let half = inputs.len() * n;
@@ -209,6 +213,36 @@ impl Drift for Generation<'_> {
     }
 }
 
+/// Accompaniment by a network that hears the given tracks (its `context`
+/// input, set in the guide): each generated variable is drawn from the
+/// network's conditional prior, with no mixture variable or likelihood.
+/// State: the generated variables.
+pub struct Heard<'a> {
+    /// The guided network, its context set to the given tracks.
+    pub guide: Guide<'a>,
+    /// Condition of each generated variable.
+    pub sources: Vec<Condition>,
+    /// Known start of every variable, if continuing a previous window.
+    pub prefix: Option<Prefix>,
+}
+
+impl Drift for Heard<'_> {
+    fn drift(&mut self, x: &mut [f32], sigma: f32, rng: &mut Rng) -> Result<Vec<f32>> {
+        let n = self.guide.var_len();
+        if let Some(p) = &self.prefix {
+            p.apply(x, n, self.guide.frames, sigma, rng);
+        }
+        let inputs: Vec<(&[f32], &Condition)> =
+            self.sources.iter().enumerate().map(|(k, c)| (slot(x, k, n), c)).collect();
+        let denoised = self.guide.denoise(&inputs, sigma)?;
+        Ok(denoised
+            .iter()
+            .enumerate()
+            .flat_map(|(k, den)| base_drift(slot(x, k, n), den, sigma).collect::<Vec<_>>())
+            .collect())
+    }
+}
+
 /// MSDM's Dirac separator (eq. 13). State: every stem but the constrained
 /// one, which is always `y(0) − Σ others`.
 pub struct Separator<'a> {
@@ -309,7 +343,14 @@ mod tests {
         fn channels(&self) -> usize {
             self.channels
         }
-        fn denoise(&mut self, x: &[f32], frames: usize, _: &[f32], embedding: &[f32]) -> Result<Vec<f32>> {
+        fn denoise(
+            &mut self,
+            x: &[f32],
+            frames: usize,
+            _: &[f32],
+            embedding: &[f32],
+            _: Option<&[f32]>,
+        ) -> Result<Vec<f32>> {
             let rows = x.len() / frames;
             self.rows += rows;
             let d = embedding.len() / rows;
@@ -323,7 +364,8 @@ mod tests {
         let mut tracker = Tracker::new(1, Default::default(), Box::new(|_| {}));
         let cond = Condition { prompt: vec![1.0], negative: vec![0.0] };
         let x = [0.5f32; 4];
-        let mut guide = Guide { net: &mut net, tracker: &mut tracker, w: 2.0, min_sigma: 0.1, lanes: 1, frames: 4 };
+        let mut guide =
+            Guide { net: &mut net, tracker: &mut tracker, w: 2.0, min_sigma: 0.1, lanes: 1, frames: 4, context: None };
         let guided = guide.denoise(&[(&x, &cond)], 0.1).unwrap();
         assert_eq!(guided[0], [3.0; 4], "D + w (D − D_neg) = 1 + 2 (1 − 0)");
         let plain = guide.denoise(&[(&x, &cond)], 0.05).unwrap();
@@ -350,7 +392,8 @@ mod tests {
     ) -> R {
         let mut net = Echo { rows: 0, channels: 1 };
         let mut tracker = tracker();
-        let guide = Guide { net: &mut net, tracker: &mut tracker, w: 0.0, min_sigma: 0.0, lanes: 1, frames: 2 };
+        let guide =
+            Guide { net: &mut net, tracker: &mut tracker, w: 0.0, min_sigma: 0.0, lanes: 1, frames: 2, context: None };
         let mut g = Generation {
             guide,
             sources: vec![cond(); sources],
@@ -374,7 +417,8 @@ mod tests {
     fn a_variable_is_lanes_times_channels_times_frames() {
         let mut net = Echo { rows: 0, channels: 2 };
         let mut tracker = tracker();
-        let guide = Guide { net: &mut net, tracker: &mut tracker, w: 0.0, min_sigma: 0.0, lanes: 2, frames: 3 };
+        let guide =
+            Guide { net: &mut net, tracker: &mut tracker, w: 0.0, min_sigma: 0.0, lanes: 2, frames: 3, context: None };
         assert_eq!(guide.var_len(), 12);
         assert_eq!(with_generation(2, vec![], None, None, |g| g.variables()), 3, "two sources and the mixture");
     }
@@ -457,7 +501,8 @@ mod tests {
     fn the_separators_constrained_stem_is_the_mix_less_the_others_in_its_place() {
         let mut net = Echo { rows: 0, channels: 1 };
         let mut tracker = tracker();
-        let guide = Guide { net: &mut net, tracker: &mut tracker, w: 0.0, min_sigma: 0.0, lanes: 1, frames: 2 };
+        let guide =
+            Guide { net: &mut net, tracker: &mut tracker, w: 0.0, min_sigma: 0.0, lanes: 1, frames: 2, context: None };
         let sep = Separator { guide, mix: vec![10.0, 20.0], stems: vec![cond(); 3], constrained: 1 };
         let stems = sep.stems_from_state(&[1.0, 2.0, 3.0, 5.0]);
         assert_eq!(stems, [vec![1.0f32, 2.0], vec![6.0, 13.0], vec![3.0, 5.0]]);

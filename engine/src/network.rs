@@ -15,9 +15,22 @@ use crate::runtime::{open_session, Provider, RuntimeOptions};
 pub trait Denoiser {
     /// Channel count C of one row.
     fn channels(&self) -> usize;
+    /// Whether the network hears given tracks through the contract's
+    /// optional `context` input.
+    fn takes_context(&self) -> bool {
+        false
+    }
     /// Evaluates one batch: `x` is [B, C, T] row-major, `sigma` [B],
-    /// `embedding` [B, D]; returns the denoised batch [B, C, T].
-    fn denoise(&mut self, x: &[f32], frames: usize, sigma: &[f32], embedding: &[f32]) -> Result<Vec<f32>>;
+    /// `embedding` [B, D], `context` [B, C, T] (the given tracks; a row of
+    /// zeros or `None` means none); returns the denoised batch [B, C, T].
+    fn denoise(
+        &mut self,
+        x: &[f32],
+        frames: usize,
+        sigma: &[f32],
+        embedding: &[f32],
+        context: Option<&[f32]>,
+    ) -> Result<Vec<f32>>;
 }
 
 /// A loaded, checked model: manifest, denoiser, text encoder, tokenizer.
@@ -31,6 +44,7 @@ pub struct Model {
     /// Why the requested provider is not used, if it is not.
     pub provider_warning: Option<String>,
     denoiser: Session,
+    takes_context: bool,
     text_encoder: Session,
     tokenizer: tokenizers::Tokenizer,
     embeddings: HashMap<String, Vec<f32>>,
@@ -41,7 +55,7 @@ impl Model {
     pub fn load(dir: &Path, options: &RuntimeOptions) -> Result<Model> {
         let manifest = Manifest::load(dir)?;
         let den = open_session(&dir.join(&manifest.denoiser), options)?;
-        check_denoiser(&manifest, &den.session)?;
+        let takes_context = check_denoiser(&manifest, &den.session)?;
         let text = open_session(
             &dir.join(&manifest.text_encoder),
             &RuntimeOptions { provider: Provider::Cpu, ..options.clone() },
@@ -56,6 +70,7 @@ impl Model {
             provider: den.provider,
             provider_warning: den.warning,
             denoiser: den.session,
+            takes_context,
             text_encoder: text.session,
             tokenizer,
             embeddings: HashMap::new(),
@@ -76,7 +91,7 @@ impl Model {
         let t = self.manifest.length_multiple;
         let emb = self.manifest.null_embedding.clone();
         let x = vec![0.01f32; c * t];
-        let out = self.denoise(&x, t, &[1.0], &emb)?;
+        let out = self.denoise(&x, t, &[1.0], &emb, None)?;
         if out.iter().any(|v| !v.is_finite()) {
             return Err(EngineError::contract(
                 self.manifest.denoiser.clone(),
@@ -133,7 +148,18 @@ impl Denoiser for Model {
         self.manifest.channels
     }
 
-    fn denoise(&mut self, x: &[f32], frames: usize, sigma: &[f32], embedding: &[f32]) -> Result<Vec<f32>> {
+    fn takes_context(&self) -> bool {
+        self.takes_context
+    }
+
+    fn denoise(
+        &mut self,
+        x: &[f32],
+        frames: usize,
+        sigma: &[f32],
+        embedding: &[f32],
+        context: Option<&[f32]>,
+    ) -> Result<Vec<f32>> {
         let b = sigma.len();
         let c = self.manifest.channels;
         let d = self.manifest.embedding_dim;
@@ -142,8 +168,18 @@ impl Denoiser for Model {
         let xt = Tensor::from_array(([b, c, frames], x.to_vec())).map_err(inference)?;
         let st = Tensor::from_array(([b], sigma.to_vec())).map_err(inference)?;
         let et = Tensor::from_array(([b, d], embedding.to_vec())).map_err(inference)?;
-        let outputs =
-            self.denoiser.run(ort::inputs!["x" => xt, "sigma" => st, "embedding" => et]).map_err(inference)?;
+        let mut inputs = ort::inputs!["x" => xt, "sigma" => st, "embedding" => et];
+        if self.takes_context {
+            let ctx = context.map_or_else(|| vec![0.0; x.len()], <[f32]>::to_vec);
+            debug_assert_eq!(ctx.len(), x.len());
+            inputs.push(("context".into(), Tensor::from_array(([b, c, frames], ctx)).map_err(inference)?.into()));
+        } else if context.is_some() {
+            return Err(EngineError::Input(format!(
+                "the model {} has no `context` input, so it cannot hear the given tracks",
+                self.manifest.name
+            )));
+        }
+        let outputs = self.denoiser.run(inputs).map_err(inference)?;
         let (shape, data) = outputs["denoised"].try_extract_tensor::<f32>().map_err(inference)?;
         if shape.iter().map(|&s| s as usize).collect::<Vec<_>>() != [b, c, frames] {
             return Err(EngineError::contract(
@@ -168,6 +204,23 @@ struct Port {
 }
 
 fn check_ports(file: &str, what: &str, actual: &[ort::value::Outlet], expected: &[Port]) -> Result<()> {
+    check_port_types(file, what, actual, expected)?;
+    if what == "input" && actual.len() != expected.len() {
+        let names: Vec<&str> = actual.iter().map(|o| o.name()).collect();
+        return Err(EngineError::contract(
+            file,
+            format!(
+                "must have exactly the inputs {}, found: {}",
+                expected.iter().map(|p| p.name).collect::<Vec<_>>().join(", "),
+                names.join(", ")
+            ),
+        ));
+    }
+    Ok(())
+}
+
+/// Checks that each expected port exists with its type and shape.
+fn check_port_types(file: &str, what: &str, actual: &[ort::value::Outlet], expected: &[Port]) -> Result<()> {
     for port in expected {
         let Some(outlet) = actual.iter().find(|o| o.name() == port.name) else {
             let names: Vec<&str> = actual.iter().map(|o| o.name()).collect();
@@ -205,34 +258,26 @@ fn check_ports(file: &str, what: &str, actual: &[ort::value::Outlet], expected: 
             }
         }
     }
-    if what == "input" && actual.len() != expected.len() {
-        let names: Vec<&str> = actual.iter().map(|o| o.name()).collect();
-        return Err(EngineError::contract(
-            file,
-            format!(
-                "must have exactly the inputs {}, found: {}",
-                expected.iter().map(|p| p.name).collect::<Vec<_>>().join(", "),
-                names.join(", ")
-            ),
-        ));
-    }
     Ok(())
 }
 
-fn check_denoiser(m: &Manifest, s: &Session) -> Result<()> {
+/// Checks the denoiser's ports; returns whether it has the optional
+/// `context` input.
+fn check_denoiser(m: &Manifest, s: &Session) -> Result<bool> {
     let (c, d) = (Some(m.channels), Some(m.embedding_dim));
     let f = TensorElementType::Float32;
-    check_ports(
-        &m.denoiser,
-        "input",
-        s.inputs(),
-        &[
-            Port { name: "x", ty: f, dims: vec![None, c, None] },
-            Port { name: "sigma", ty: f, dims: vec![None] },
-            Port { name: "embedding", ty: f, dims: vec![None, d] },
-        ],
-    )?;
-    check_ports(&m.denoiser, "output", s.outputs(), &[Port { name: "denoised", ty: f, dims: vec![None, c, None] }])
+    let mut inputs = vec![
+        Port { name: "x", ty: f, dims: vec![None, c, None] },
+        Port { name: "sigma", ty: f, dims: vec![None] },
+        Port { name: "embedding", ty: f, dims: vec![None, d] },
+    ];
+    let takes_context = s.inputs().iter().any(|o| o.name() == "context");
+    if takes_context {
+        inputs.push(Port { name: "context", ty: f, dims: vec![None, c, None] });
+    }
+    check_ports(&m.denoiser, "input", s.inputs(), &inputs)?;
+    check_ports(&m.denoiser, "output", s.outputs(), &[Port { name: "denoised", ty: f, dims: vec![None, c, None] }])?;
+    Ok(takes_context)
 }
 
 fn check_text_encoder(m: &Manifest, s: &Session) -> Result<()> {

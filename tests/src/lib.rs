@@ -27,9 +27,20 @@ pub fn fixture_dir() -> PathBuf {
     repo().join("models/fixtures/gaussian")
 }
 
+/// The correlated two-stem fixture's folder (bass and guitar, with a
+/// `context` input; see the fixtures' README).
+pub fn correlated_dir() -> PathBuf {
+    repo().join("models/fixtures/correlated")
+}
+
 /// Loads the fixture model with one ONNX Runtime thread.
 pub fn load_fixture() -> Model {
-    Model::load(&fixture_dir(), &RuntimeOptions { threads: Some(1), ..RuntimeOptions::default() })
+    load_model(&fixture_dir())
+}
+
+/// Loads a model folder with one ONNX Runtime thread.
+pub fn load_model(dir: &std::path::Path) -> Model {
+    Model::load(dir, &RuntimeOptions { threads: Some(1), ..RuntimeOptions::default() })
         .expect("fixture model loads (run `cargo xtask setup` for the ONNX Runtime library)")
 }
 
@@ -48,13 +59,20 @@ pub struct Band {
 pub struct Spectra {
     /// Stems in model order.
     pub bands: Vec<Band>,
+    /// Correlation of the stems in every bin (the correlated fixture; 0 otherwise).
+    pub rho: f64,
     eps: f64,
 }
 
 impl Spectra {
     /// Reads the `fixture` key of the fixture's model.json.
     pub fn load() -> Spectra {
-        let text = std::fs::read_to_string(fixture_dir().join("model.json")).unwrap();
+        Self::load_from(&fixture_dir())
+    }
+
+    /// Reads the `fixture` key of the model.json in `dir`.
+    pub fn load_from(dir: &std::path::Path) -> Spectra {
+        let text = std::fs::read_to_string(dir.join("model.json")).unwrap();
         let v: serde_json::Value = serde_json::from_str(&text).unwrap();
         let f = &v["fixture"];
         let bands = f["stems"]
@@ -69,7 +87,7 @@ impl Spectra {
                 floor: p["floor"].as_f64().unwrap(),
             })
             .collect();
-        Spectra { bands, eps: f["eps"].as_f64().unwrap() }
+        Spectra { bands, rho: f["rho"].as_f64().unwrap_or(0.0), eps: f["eps"].as_f64().unwrap() }
     }
 
     /// Index of a stem.
@@ -94,6 +112,17 @@ impl Spectra {
         let white: Vec<f64> = (0..n).map(|_| rng.sample(StandardNormal)).collect();
         let s = self.bins(k, n);
         filter(&white, &s.iter().map(|v| v.sqrt()).collect::<Vec<_>>())
+    }
+
+    /// A joint sample of stems a and b, correlated by [`Spectra::rho`] in
+    /// every bin (b's white noise is ρ·a's plus √(1 − ρ²)·its own).
+    pub fn joint_sample(&self, a: usize, b: usize, n: usize, rng: &mut ChaCha8Rng) -> (Vec<f32>, Vec<f32>) {
+        let wa: Vec<f64> = (0..n).map(|_| rng.sample(StandardNormal)).collect();
+        let own: Vec<f64> = (0..n).map(|_| rng.sample(StandardNormal)).collect();
+        let rest = (1.0 - self.rho * self.rho).sqrt();
+        let wb: Vec<f64> = wa.iter().zip(&own).map(|(x, o)| self.rho * x + rest * o).collect();
+        let root = |k: usize| self.bins(k, n).iter().map(|v| v.sqrt()).collect::<Vec<_>>();
+        (filter(&wa, &root(a)), filter(&wb, &root(b)))
     }
 
     /// Exact posterior sample of stem k given the mixture of `stems`
@@ -133,6 +162,13 @@ pub fn power_spectrum(x: &[f32]) -> Vec<f64> {
     let mut buf: Vec<Complex64> = x.iter().map(|&v| Complex64::new(f64::from(v), 0.0)).collect();
     FftPlanner::<f64>::new().plan_fft_forward(x.len()).process(&mut buf);
     buf.iter().map(|c| c.norm_sqr()).collect()
+}
+
+/// Correlation of two signals around zero (their cosine similarity).
+pub fn correlation(a: &[f32], b: &[f32]) -> f32 {
+    let dot: f32 = a.iter().zip(b).map(|(x, y)| x * y).sum();
+    let norm = |x: &[f32]| x.iter().map(|v| v * v).sum::<f32>().sqrt();
+    dot / (norm(a) * norm(b))
 }
 
 /// A seeded random generator for the tests.

@@ -338,6 +338,12 @@ fn editor_shows_an_accompaniment_job_from_idle_to_done() {
         run_for(&mut p, Duration::from_millis(200));
     }
     println!("the job finished {:?} after the running screenshot", finished.elapsed());
+    // The history says how the generated stem heard the source: the fixture has no context input.
+    let summary = p.field("gmsdi")["history"][0]["summary"].as_str().unwrap_or_default().to_string();
+    assert!(
+        summary.contains(" under ") && summary.ends_with("(coupled through the mixture (eq. 12))"),
+        "history: {summary}"
+    );
     // Play over the result so the playhead shows, then let the editor catch up.
     let mut pos = start;
     let playing = Instant::now();

@@ -12,7 +12,7 @@ use gmsdi_engine::network::{Denoiser, Model};
 use gmsdi_engine::progress::Tracker;
 use gmsdi_engine::settings::{Method, Value};
 use gmsdi_engine::{EngineError, Result};
-use gmsdi_tests::{load_fixture, rng, Spectra};
+use gmsdi_tests::{correlation, load_fixture, rng, Spectra};
 
 const RATE: u32 = 8000;
 const STEMS: [&str; 4] = ["bass", "drums", "guitar", "piano"];
@@ -235,13 +235,6 @@ fn bass_under_guitar(gamma_mix: Option<f32>) -> (Vec<f32>, gmsdi_engine::job::Jo
     (guitar, out)
 }
 
-/// Correlation of two signals around zero (their cosine similarity).
-fn correlation(a: &[f32], b: &[f32]) -> f32 {
-    let dot: f32 = a.iter().zip(b).map(|(x, y)| x * y).sum();
-    let norm = |x: &[f32]| x.iter().map(|v| v * v).sum::<f32>().sqrt();
-    dot / (norm(a) * norm(b))
-}
-
 #[test]
 fn accompaniment_generates_the_asked_stem_aligned_with_the_source() {
     let spectra = Spectra::load();
@@ -381,9 +374,16 @@ impl Denoiser for Counting {
     fn channels(&self) -> usize {
         self.inner.channels()
     }
-    fn denoise(&mut self, x: &[f32], frames: usize, sigma: &[f32], embedding: &[f32]) -> Result<Vec<f32>> {
+    fn denoise(
+        &mut self,
+        x: &[f32],
+        frames: usize,
+        sigma: &[f32],
+        embedding: &[f32],
+        context: Option<&[f32]>,
+    ) -> Result<Vec<f32>> {
         self.calls.push(sigma.len());
-        self.inner.denoise(x, frames, sigma, embedding)
+        self.inner.denoise(x, frames, sigma, embedding, context)
     }
 }
 

@@ -19,6 +19,6 @@ pub use error::SettingError;
 pub use overrides::Overrides;
 pub use resolve::{default_value, Settings};
 pub use stored::StoredSettings;
-pub use task::{Method, TaskKind};
+pub use task::{Accompaniment, Method, TaskKind};
 pub use value::Value;
 pub use vocabulary::{spec, Kind, Spec, SETTINGS};

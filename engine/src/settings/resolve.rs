@@ -1,7 +1,7 @@
 //! One job's settings, resolved: the caller's override, else the model's
 //! default for the task, else the engine's fallback (see [`super::SETTINGS`]).
 
-use super::{spec, Method, Overrides, TaskKind, Value};
+use super::{spec, Accompaniment, Method, Overrides, TaskKind, Value};
 use crate::error::Result;
 use crate::manifest::Manifest;
 use crate::sampler::Sampler;
@@ -29,6 +29,9 @@ pub struct Settings {
     pub beta: f32,
     /// Separation method.
     pub method: Method,
+    /// How accompaniment hears the given tracks (a job records here what
+    /// `auto` became).
+    pub accompaniment: Accompaniment,
     /// Constrained stem (None: the job picks the last stem).
     pub constrained: Option<String>,
     /// Use the stems' negative prompts.
@@ -110,6 +113,10 @@ impl Settings {
             alpha: layers.number("alpha"),
             beta: layers.number("beta"),
             method,
+            accompaniment: layers
+                .name("accompaniment")
+                .and_then(|m| Accompaniment::from_name(&m))
+                .unwrap_or(Accompaniment::Auto),
             constrained: layers.name("constrained"),
             negative_prompts: layers.switch("negative_prompts"),
             wiener: layers.switch("wiener"),
@@ -133,7 +140,7 @@ impl std::fmt::Display for Settings {
         write!(
             f,
             "steps {}, w {} (from σ {}), {sampler}, rho {}, gamma sources {} mix {}, alpha {}, beta {}, method {}{}, \
-             negative prompts {}, Wiener filter {}, seed {}",
+             accompaniment {}, negative prompts {}, Wiener filter {}, seed {}",
             self.steps,
             self.w,
             self.guidance_min_sigma,
@@ -144,6 +151,7 @@ impl std::fmt::Display for Settings {
             self.beta,
             self.method.name(),
             self.constrained.as_ref().map_or(String::new(), |c| format!(" (constrained {c})")),
+            self.accompaniment.name(),
             on(self.negative_prompts),
             on(self.wiener),
             self.seed

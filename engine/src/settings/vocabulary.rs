@@ -6,7 +6,7 @@
 //! [`super::Settings::resolve`], and use it in the job. The CLI flag, the
 //! plugin's state and the editor's row follow from the declaration.
 
-use super::{Method, TaskKind, Value};
+use super::{Accompaniment, Method, TaskKind, Value};
 use crate::sampler::Sampler;
 
 /// What values a setting takes.
@@ -161,6 +161,17 @@ pub const SETTINGS: &[Spec] = &[
         tasks: ALL,
         advanced: false,
         fallback: |kind| Some(Value::Switch(kind != TaskKind::Separate)),
+    },
+    Spec {
+        key: "accompaniment",
+        aliases: &[],
+        label: "Hear the given tracks by",
+        doc: "context: the model hears the given tracks through its context input (models that have one); \
+              mixture: eq. 12, coupled through the mixture's prior; auto: context where the model has it",
+        kind: Kind::Choice(&Accompaniment::NAMES),
+        tasks: &[TaskKind::Accompany],
+        advanced: false,
+        fallback: |_| Some(Value::Name("auto".into())),
     },
     Spec {
         key: "gamma_sources",

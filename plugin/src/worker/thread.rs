@@ -11,7 +11,7 @@ use gmsdi_engine::audio::{read_wav, Audio};
 use gmsdi_engine::error::EngineError;
 use gmsdi_engine::job::{self, block_name, Job, Task};
 use gmsdi_engine::model_folder;
-use gmsdi_engine::network::Model;
+use gmsdi_engine::network::{Denoiser, Model};
 use gmsdi_engine::progress::Tracker;
 use gmsdi_engine::runtime::{Provider, RuntimeOptions};
 use gmsdi_engine::settings::Settings;
@@ -155,13 +155,14 @@ impl Thread {
         let mut warnings: Vec<String> = model.provider_warning.iter().cloned().collect();
         let model_stems: Vec<String> = model.manifest.stems.keys().cloned().collect();
         let model_name = model.manifest.name.clone();
+        let takes_context = model.takes_context();
         let (job, region) = tasks::build(choice, &capture, &state, &model_stems, &mut warnings)?;
         let key = cache::key(&job, &model.dir, region.start);
         let rate = capture.rate();
         let record = |settings: &Settings, results: Vec<Clip>| HistoryEntry {
             task: choice.name().into(),
             finished: unix_seconds(),
-            summary: summary(&job),
+            summary: summary(&job, settings, takes_context),
             settings: state.settings.clone(),
             resolved: resolved_text(settings, &model_name),
             results,
@@ -270,14 +271,17 @@ fn load_stem(clip: &Clip, rate: u32) -> Result<Stem, EngineError> {
     Ok(Stem { name: clip.stem.clone(), start, channels: stereo(audio) })
 }
 
-/// What a job was asked for, in words, for the history.
-fn summary(job: &Job) -> String {
+/// What a job was asked for, in words, for the history; for an
+/// accompaniment, also how the generated stems heard the given tracks on a
+/// model that has (`takes_context`) or lacks the `context` input.
+fn summary(job: &Job, settings: &Settings, takes_context: bool) -> String {
     match &job.task {
         Task::Separate { stems, .. } | Task::Extract { stems, .. } => stems.join(", "),
         Task::Accompany { sources, generate } => {
             let given: Vec<&str> = sources.iter().map(|s| s.label.as_str()).collect();
             let generated: Vec<String> = generate.iter().map(|g| block_name(g)).collect();
-            format!("{} under {}", generated.join(", "), given.join(", "))
+            let heard = settings.accompaniment.for_model(takes_context).describe();
+            format!("{} under {} ({heard})", generated.join(", "), given.join(", "))
         }
         Task::Generate { stems, seconds, .. } => {
             let blocks: Vec<String> = stems.iter().map(|g| block_name(g)).collect();

@@ -81,16 +81,16 @@ pub fn run(
     let x: Vec<f32> = noise(rows * c * t, &mut rng).iter().map(|v| 0.1 * v).collect();
     let emb: Vec<f32> = (0..rows).flat_map(|_| m.null_embedding.clone()).collect();
     let repeats = repeats.max(1);
-    model.denoise(&x[..c * t], t, &[0.5], &emb[..d])?; // warm-up
+    model.denoise(&x[..c * t], t, &[0.5], &emb[..d], None)?; // warm-up
     let mut batched = Vec::new();
     let mut single = Vec::new();
     for _ in 0..repeats {
         let start = Instant::now();
-        model.denoise(&x, t, &vec![0.5; rows], &emb)?;
+        model.denoise(&x, t, &vec![0.5; rows], &emb, None)?;
         batched.push(start.elapsed());
         let start = Instant::now();
         for r in 0..rows {
-            model.denoise(&x[r * c * t..(r + 1) * c * t], t, &[0.5], &emb[r * d..(r + 1) * d])?;
+            model.denoise(&x[r * c * t..(r + 1) * c * t], t, &[0.5], &emb[r * d..(r + 1) * d], None)?;
         }
         single.push(start.elapsed());
     }

@@ -1,0 +1,97 @@
+//! Accompaniment on the correlated fixture (`models/fixtures/correlated`):
+//! a bass and a guitar correlated by ρ = 0.8 in every bin, so an exact draw
+//! from p(bass | guitar) correlates with the true bass by ρ² = 0.64, and
+//! eq. 12's product of experts by −0.12 (closed forms printed by
+//! `models/fixtures/check_fixtures.py`). Each method is measured against them.
+
+use std::sync::atomic::AtomicBool;
+use std::sync::Arc;
+
+use gmsdi_engine::audio::Audio;
+use gmsdi_engine::job::{self, Job, JobOutput, Source, Task};
+use gmsdi_engine::network::Model;
+use gmsdi_engine::progress::Tracker;
+use gmsdi_engine::settings::{Accompaniment, Value};
+use gmsdi_engine::EngineError;
+use gmsdi_tests::{correlated_dir, correlation, load_fixture, load_model, rng, Spectra};
+
+const RATE: u32 = 8000;
+const FRAMES: usize = 12_000;
+const DRAWS: u64 = 6;
+
+fn tracker() -> Tracker {
+    Tracker::new(1, Arc::new(AtomicBool::new(false)), Box::new(|_| {}))
+}
+
+fn mono(x: Vec<f32>) -> Audio {
+    Audio { rate: RATE, channels: vec![x] }
+}
+
+/// A bass accompaniment of `guitar` (w = 0: the model is exact), with the
+/// `accompaniment` setting if given.
+fn bass_under(
+    model: &mut Model,
+    guitar: &[f32],
+    accompaniment: Option<&str>,
+    seed: u64,
+) -> Result<JobOutput, EngineError> {
+    let mut job = Job::new(Task::Accompany {
+        sources: vec![Source { label: "guitar".into(), audio: mono(guitar.to_vec()) }],
+        generate: vec![vec!["bass".into()]],
+    });
+    job.overrides.set("w", Value::Number(0.0)).unwrap();
+    job.overrides.set("steps", Value::Count(40)).unwrap();
+    job.overrides.set("seed", Value::Seed(seed)).unwrap();
+    if let Some(a) = accompaniment {
+        job.overrides.set("accompaniment", Value::Name(a.into())).unwrap();
+    }
+    job::run(model, &job, &mut tracker())
+}
+
+/// Mean correlation of the generated bass with the true one over the draws,
+/// the mean level of the generated bass against the true one (dB), and the
+/// accompaniment that ran.
+fn measure(accompaniment: Option<&str>) -> (f32, f32, Accompaniment) {
+    let spectra = Spectra::load_from(&correlated_dir());
+    let mut model = load_model(&correlated_dir());
+    let (bass, guitar) = (spectra.index("bass"), spectra.index("guitar"));
+    let (mut corr, mut level, mut ran) = (0.0, 0.0, Accompaniment::Auto);
+    for draw in 0..DRAWS {
+        let (true_bass, given) = spectra.joint_sample(bass, guitar, FRAMES, &mut rng(300 + draw));
+        let out = bass_under(&mut model, &given, accompaniment, draw).unwrap();
+        let generated = &out.stems[0].1.channels[0];
+        assert_eq!(generated.len(), FRAMES);
+        corr += correlation(generated, &true_bass) / DRAWS as f32;
+        let rms = |x: &[f32]| (x.iter().map(|v| v * v).sum::<f32>() / x.len() as f32).sqrt();
+        level += 20.0 * (rms(generated) / rms(&true_bass)).log10() / DRAWS as f32;
+        ran = out.settings.accompaniment;
+    }
+    (corr, level, ran)
+}
+
+#[test]
+fn a_model_that_hears_the_guitar_reaches_the_exact_conditional_by_default() {
+    let rho2 = (Spectra::load_from(&correlated_dir()).rho.powi(2)) as f32;
+    let (heard, level, ran) = measure(None);
+    let (mixture, mixture_level, _) = measure(Some("mixture"));
+    println!(
+        "correlation with the true bass: context {heard:.3} (level {level:+.1} dB), eq. 12 at its defaults \
+         {mixture:.3} (level {mixture_level:+.1} dB); exact conditional {rho2:.3}"
+    );
+    assert_eq!(ran, Accompaniment::Context, "auto picks the context input the model has");
+    assert!((heard - rho2).abs() < 0.1, "context: {heard:.3} vs exact {rho2:.3}");
+    assert!(level.abs() < 1.5, "context: the bass at the level of a bass ({level:+.1} dB)");
+    assert!(mixture < heard - 0.3, "eq. 12 hears the guitar far less: {mixture:.3} vs {heard:.3}");
+}
+
+#[test]
+fn the_context_is_refused_with_a_model_that_has_no_context_input() {
+    let spectra = Spectra::load();
+    let guitar = spectra.sample(spectra.index("guitar"), 4000, &mut rng(9));
+    let mut model = load_fixture();
+    let err = bass_under(&mut model, &guitar, Some("context"), 0).unwrap_err().to_string();
+    assert!(err.contains("no context input") && err.contains("mixture"), "{err}");
+    let out = bass_under(&mut model, &guitar, None, 0).unwrap();
+    assert_eq!(out.settings.accompaniment, Accompaniment::Mixture, "auto falls back to eq. 12");
+    assert!(out.settings.to_string().contains("accompaniment mixture"), "{}", out.settings);
+}
