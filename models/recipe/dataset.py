@@ -60,8 +60,8 @@ class Songs:
         self.weights = lens / lens.sum()
         self.seconds = lens.sum() / 16000
 
-    def sample(self, length, r, nr):
-        """Returns (mixture float32 [length], prompt)."""
+    def crop(self, length, r, nr):
+        """A random crop's stems with random per-stem gains [4, length], and the audible ones' indices."""
         while True:
             i = nr.choice(len(self.audio), p=self.weights)
             q = self.audio[i]
@@ -72,11 +72,40 @@ class Songs:
             stems *= (10 ** (nr.uniform(-4, 4, size=(len(STEMS), 1)) / 20)).astype(np.float32)
             rms = np.sqrt((stems**2).mean(1))
             active = [k for k in range(len(STEMS)) if rms[k] > ACTIVE_RMS]
-            if not active:
-                continue
-            if r.random() < 0.25:
-                chosen = active
-            else:
-                chosen = [k for k in active if r.random() < 0.5] or [r.choice(active)]
-            mix = stems[chosen].sum(0) * np.float32(10 ** (r.uniform(-3, 3) / 20))
-            return mix, make_prompt([STEMS[k] for k in chosen], r)
+            if active:
+                return stems, active
+
+    def sample(self, length, r, nr):
+        """Returns (mixture float32 [length], prompt)."""
+        return self.sample_context(length, r, nr, 0.0)[:2]
+
+    def sample_context(self, length, r, nr, p_ctx):
+        """Returns (mixture, prompt, context): with probability p_ctx (when two or more stems are
+        audible) the context is the sum of other stems of the same crop, else zeros."""
+        stems, active = self.crop(length, r, nr)
+        if p_ctx and len(active) > 1 and r.random() < p_ctx:
+            chosen, given = accompaniment(active, r)
+        else:
+            chosen, given = subset(active, r), []
+        gain = np.float32(10 ** (r.uniform(-3, 3) / 20))
+        mix = stems[chosen].sum(0) * gain
+        context = stems[given].sum(0) * gain if given else np.zeros(length, np.float32)
+        return mix, make_prompt([STEMS[k] for k in chosen], r), context
+
+
+def subset(active, r):
+    """A random non-empty subset of the active stems (a quarter of the time all of them)."""
+    if r.random() < 0.25:
+        return active
+    return [k for k in active if r.random() < 0.5] or [r.choice(active)]
+
+
+def accompaniment(active, r):
+    """(target stems, given stems): disjoint, both non-empty; half the time a single target stem,
+    and half the time all the other stems are given."""
+    target = [r.choice(active)] if r.random() < 0.5 else subset(active, r)
+    if len(target) == len(active):
+        target = [r.choice(active)]
+    rest = [k for k in active if k not in target]
+    given = rest if r.random() < 0.5 else [k for k in rest if r.random() < 0.5] or [r.choice(rest)]
+    return target, given

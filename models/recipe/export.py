@@ -1,6 +1,7 @@
 """Export a checkpoint's EMA weights to the gmsdi-model/1 contract (models/CONTRACT.md).
 
   python export.py --ckpt work/ckpt/ema.pt --out ../default
+  python export.py --context --ckpt work/ckpt_ctx/ema.pt --out DIR   # the context model: 4th input `context`
 """
 import argparse
 import hashlib
@@ -51,24 +52,49 @@ def sha256(path):
     return h.hexdigest()
 
 
-def load_ema(path):
+def load_ema(path, context=False):
+    """The EMA model; with context=True the context model (weights without a context encoder get a zero one)."""
     st = torch.load(path, weights_only=False, map_location="cpu")
     config = st["config"]
-    model = unet.Denoiser(config["sigma_data"], config["emb_dim"])
-    model.load_state_dict(st["ema"])
+    model = unet.Denoiser(config["sigma_data"], config["emb_dim"], context=context or config.get("context", False))
+    unet.load_weights(model, st["ema"])
     return model.eval(), config, st.get("step", 0)
 
 
-def export_denoiser(model, path):
+def export_denoiser(model, path, context=False):
     x = torch.randn(2, 1, 2 * unet.LENGTH_MULTIPLE * 8) * 0.1
     args = (x, torch.tensor([0.5, 0.01]), torch.randn(2, model.null_embedding.numel()))
+    names = ["x", "sigma", "embedding"]
+    axes = {"x": {0: "B", 2: "T"}, "sigma": {0: "B"}, "embedding": {0: "B"}, "denoised": {0: "B", 2: "T"}}
+    if context:
+        args += (torch.randn_like(x) * 0.1,)
+        names.append("context")
+        axes["context"] = {0: "B", 2: "T"}
     torch.onnx.export(model, args, path, opset_version=17, dynamo=False,
-                      input_names=["x", "sigma", "embedding"], output_names=["denoised"],
-                      dynamic_axes={"x": {0: "B", 2: "T"}, "sigma": {0: "B"}, "embedding": {0: "B"},
-                                    "denoised": {0: "B", 2: "T"}})
+                      input_names=names, output_names=["denoised"], dynamic_axes=axes)
 
 
-def check_denoiser(model, path):
+def rel_err(out, ref):
+    return float(np.abs(out - ref).max() / (np.abs(ref).max() + 1e-12))
+
+
+def check_context(model, sess, feed, c):
+    """Worst ONNX vs torch error with context c (row 0 zero), and with a zero context against
+    the context-free model; a zero row must give torch's context-free answer exactly."""
+    x, s, e = (torch.from_numpy(feed[k]) for k in ("x", "sigma", "embedding"))
+    c[0] = 0
+    with torch.no_grad():
+        ref = model(x, s, e, c).numpy()
+        free = model(x, s, e).numpy()
+    assert np.array_equal(ref[0], free[0]), "a zero context row differs from the context-free answer"
+    if len(ref) > 1:
+        print(f"context: changes the output by up to {rel_err(ref[1:], free[1:]):.2e} (relative)")
+    worst = rel_err(sess.run(None, dict(feed, context=c.numpy()))[0], ref)
+    zero = sess.run(None, dict(feed, context=np.zeros_like(feed["x"])))[0]
+    return max(worst, rel_err(zero, free))
+
+
+def check_denoiser(model, path, context=False):
     import onnxruntime as ort
 
     so = ort.SessionOptions()
@@ -81,12 +107,17 @@ def check_denoiser(model, path):
         s = torch.exp(torch.randn(b, generator=g) * 2 - 3)
         e = torch.randn(b, model.null_embedding.numel(), generator=g)
         e = e / e.norm(dim=1, keepdim=True)
+        feed = {"x": x.numpy(), "sigma": s.numpy(), "embedding": e.numpy()}
+        if context:
+            worst = max(worst, check_context(model, sess, feed, torch.randn(b, 1, t, generator=g) * 0.1))
+            continue
         with torch.no_grad():
             ref = model(x, s, e).numpy()
-        out = sess.run(None, {"x": x.numpy(), "sigma": s.numpy(), "embedding": e.numpy()})[0]
-        worst = max(worst, float(np.abs(out - ref).max() / (np.abs(ref).max() + 1e-12)))
+        worst = max(worst, rel_err(sess.run(None, feed)[0], ref))
     x = np.random.randn(10, 1, WINDOW).astype(np.float32) * 0.1
     feed = {"x": x, "sigma": np.full(10, 0.3, np.float32), "embedding": np.random.randn(10, 384).astype(np.float32)}
+    if context:
+        feed["context"] = np.random.randn(10, 1, WINDOW).astype(np.float32) * 0.1
     sess.run(None, feed)
     t0 = time.time()
     for _ in range(3):
@@ -100,17 +131,18 @@ def main():
     ap.add_argument("--out", default="../default")
     ap.add_argument("--textenc", default="work/textenc", help="folder with text_encoder.onnx + tokenizer.json")
     ap.add_argument("--version", default=None)
+    ap.add_argument("--context", action="store_true", help="export the context model (4th input `context`)")
     ap.add_argument("--report", default="work/export_report.json", help="checks written here (JSON)")
     args = ap.parse_args()
     torch.set_num_threads(1)
     os.makedirs(args.out, exist_ok=True)
-    model, config, step = load_ema(args.ckpt)
+    model, config, step = load_ema(args.ckpt, args.context)
 
     den = os.path.join(args.out, "denoiser.onnx")
-    export_denoiser(model, den)
-    rel_err, secs = check_denoiser(model, den)
-    print(f"denoiser: max rel. error onnx vs torch {rel_err:.2e}; batch 10 x {WINDOW} on 1 thread: {secs:.2f} s")
-    assert rel_err < 1e-3, rel_err
+    export_denoiser(model, den, args.context)
+    err, secs = check_denoiser(model, den, args.context)
+    print(f"denoiser: max rel. error onnx vs torch {err:.2e}; batch 10 x {WINDOW} on 1 thread: {secs:.2f} s")
+    assert err < 1e-3, err
 
     if not os.path.exists(os.path.join(args.textenc, "text_encoder.onnx")):
         textenc.export(args.textenc)
@@ -143,7 +175,7 @@ def main():
         "label_separator": dataset.SEPARATOR,
         "stems": {s: {"prompt": s, "negative": NEGATIVES[s]} for s in dataset.STEMS},
         "defaults": DEFAULTS,
-        "training": {"steps": step, "recipe": "models/recipe"},
+        "training": {"steps": step, "recipe": "models/recipe", **({"context": True} if args.context else {})},
         "files": {f: sha256(os.path.join(args.out, f)) for f in ["denoiser.onnx", "text_encoder.onnx", "tokenizer.json"]},
     }
     with open(os.path.join(args.out, "model.json"), "w") as f:
@@ -153,7 +185,7 @@ def main():
     assert total <= 50e6
     os.makedirs(os.path.dirname(os.path.abspath(args.report)), exist_ok=True)
     with open(args.report, "w") as f:
-        json.dump({"step": step, "onnx_rel_err": rel_err, "onnx_batch10_window_s": secs,
+        json.dump({"step": step, "onnx_rel_err": err, "onnx_batch10_window_s": secs,
                    "text_min_cosine": float(cos.min()), "total_bytes": total}, f, indent=1)
 
 

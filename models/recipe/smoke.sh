@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # Smoke test of the recipe: render two tiny songs, train a few steps, export to the
-# model contract. Uses $GMSDI_VENV (default models/recipe/.venv) when it has torch,
-# else installs the pinned environment there. Prints "SKIP: ..." and exits 0 only
-# when the Python environment cannot be installed. Set SMOKE_OUT=dir to keep the
-# exported model (e.g. for the Rust engine to load); otherwise a temp dir is used.
+# model contract, then the same for the context model. Uses $GMSDI_VENV (default
+# models/recipe/.venv) when it has torch, else installs the pinned environment there.
+# Prints "SKIP: ..." and exits 0 only when the Python environment cannot be installed.
+# Set SMOKE_OUT=dir (SMOKE_CTX_OUT=dir: the context model) to keep the exported model
+# (e.g. for the Rust engine to load); otherwise a temp dir is used.
 set -euo pipefail
 cd "$(dirname "$0")"
 VENV=${GMSDI_VENV:-.venv}
@@ -50,4 +51,20 @@ mkdir "$TMP/weights_only" && cp "$TMP/ckpt/ema.pt" "$TMP/weights_only/"
 grep -q "initialised from .* (step 8), fresh optimizer" "$TMP/init3.log"
 "$PY" export.py --ckpt "$TMP/ckpt/ema.pt" --out "$OUT" --textenc "$TMP/textenc" --report "$TMP/report.json"
 "$PY" -c 'import json,sys; m=json.load(open(sys.argv[1])); assert m["format"]=="gmsdi-model/1" and m["training"]["steps"]==8, m["training"]' "$OUT/model.json"
-echo "recipe smoke test: render, train, resume, export OK in $(( $(date +%s) - start )) s -> $OUT"
+# the context model: from the context-free weights (zero context encoder), resumed, continued
+# from its ema.pt + resume.pt, exported with the 4th input `context` (SMOKE_CTX_OUT keeps it)
+CTX_OUT=${SMOKE_CTX_OUT:-$TMP/model_ctx}
+"$PY" train.py --data "$TMP/data" --ckpt "$TMP/ctx" --textenc "$TMP/textenc" --init "$TMP/ckpt/ema.pt" --context \
+  --steps 11 --batch 2 --length 8192 --log-every 1 | tee "$TMP/ctx.log"
+grep -q "new context encoder" "$TMP/ctx.log"
+"$PY" train.py --data "$TMP/data" --ckpt "$TMP/ctx" --textenc "$TMP/textenc" --init "$TMP/ckpt/ema.pt" --context \
+  --steps 12 --batch 2 --length 8192 --log-every 1 | tee "$TMP/ctx_resume.log"
+grep -q "resumed at step 11" "$TMP/ctx_resume.log"
+"$PY" train.py --data "$TMP/data" --ckpt "$TMP/ctx2" --textenc "$TMP/textenc" --init "$TMP/ctx/ema.pt" \
+  --steps 13 --batch 2 --length 8192 --log-every 1 | tee "$TMP/ctx_init.log"
+grep -q "initialised from .* (step 12) with weights and optimizer from" "$TMP/ctx_init.log"
+grep -q '"val_ctx"' "$TMP/ctx2/log.jsonl"
+"$PY" export.py --context --ckpt "$TMP/ctx/ema.pt" --out "$CTX_OUT" --textenc "$TMP/textenc" --report "$TMP/report_ctx.json"
+"$PY" -c 'import json,sys,onnx; m=json.load(open(sys.argv[1]+"/model.json")); assert m["training"]["context"] is True, m["training"]
+assert [i.name for i in onnx.load(sys.argv[1]+"/denoiser.onnx").graph.input]==["x","sigma","embedding","context"]' "$CTX_OUT"
+echo "recipe smoke test: render, train, resume, export, context model OK in $(( $(date +%s) - start )) s -> $OUT"

@@ -8,6 +8,11 @@ Each checkpoint also writes <ckpt>/ema.pt (EMA weights) and <ckpt>/resume.pt (ra
 and Adam's moments in bfloat16, about half the size of last.pt). Committed side by side in
 weights/, they let `--init weights/ema.pt` continue on another machine with the same
 weights, EMA and optimizer state (the moments rounded to bfloat16).
+
+`--context` trains the context model (unet.py): half the examples also get the clean sum of
+other stems of the same crop as the given tracks. With `--init` from context-free weights the
+new context encoder starts at zero (the model answers as before) with fresh Adam moments, the
+old parameters keep theirs, and the learning rate warms up again over 500 steps.
 """
 import argparse
 import json
@@ -46,20 +51,33 @@ def prompt_embeddings(textenc_dir):
     return {str(p): e for p, e in zip(z["prompts"], z["emb"])}
 
 
-def batch(songs, embs, n, length, r, nr):
-    xs, es = [], []
+def batch(songs, embs, n, length, r, nr, p_ctx=0.0):
+    """(mixtures [n, 1, length], embeddings [n, 384], contexts [n, 1, length]: zero rows without one)."""
+    xs, es, cs = [], [], []
     for _ in range(n):
-        x, p = songs.sample(length, r, nr)
+        x, p, c = songs.sample_context(length, r, nr, p_ctx)
         xs.append(x)
         es.append(embs[p])
-    return torch.from_numpy(np.stack(xs))[:, None], torch.from_numpy(np.stack(es))
+        cs.append(c)
+    x, c = (torch.from_numpy(np.stack(v))[:, None] for v in (xs, cs))
+    return x, torch.from_numpy(np.stack(es)), c
 
 
-def edm_loss(model, x, sigma, emb):
+def context_batch(songs, embs, n, length, r, nr):
+    """Like batch(), every example with a non-zero context."""
+    rows = []
+    while len(rows) < n:
+        x, e, c = batch(songs, embs, 1, length, r, nr, 1.0)
+        if c.any():
+            rows.append((x, e, c))
+    return tuple(torch.cat(t) for t in zip(*rows))
+
+
+def edm_loss(model, x, sigma, emb, context=None):
     """Per-example EDM loss (weight 1/c_out^2 folded in: the raw net's target)."""
     c_skip, c_out, c_in, c_noise = model.precond(sigma)
     noisy = x + sigma[:, None, None] * torch.randn_like(x)
-    f = model.net(c_in * noisy, c_noise, emb)
+    f = model.net(c_in * noisy, c_noise, emb, model.context_in(context))
     target = (x - c_skip * noisy) / c_out
     return ((f - target) ** 2).mean(dim=(1, 2))
 
@@ -79,6 +97,17 @@ def compact_state(model, opt, step):
             "step": step}
 
 
+def load_adam(opt, model, o):
+    """Loads Adam's state; from a context-free model's state, the context encoder's parameters start fresh."""
+    names = [n for n, _ in model.named_parameters()]
+    old = [n for n in names if not n.startswith("net.context.")]
+    if len(o["param_groups"][0]["params"]) == len(old) < len(names):
+        index = {n: i for i, n in enumerate(names)}
+        o["state"] = {index[old[i]]: st for i, st in o["state"].items()}
+        o["param_groups"][0]["params"] = list(range(len(names)))
+    opt.load_state_dict(o)
+
+
 def load_compact_state(path, model, opt, step):
     """Restores weights and optimizer from a compact state of the same step; False if absent or stale."""
     if not os.path.exists(path):
@@ -87,11 +116,11 @@ def load_compact_state(path, model, opt, step):
     if st["step"] != step:
         print(f"ignoring {path}: step {st['step']} is not the weights' step {step}", flush=True)
         return False
-    model.load_state_dict(st["model"])
+    unet.load_weights(model, st["model"])
     o = st["opt"]
     o["state"] = {i: {k: (v.float() if k.startswith("exp_avg") else v) for k, v in s.items()}
                   for i, s in o["state"].items()}
-    opt.load_state_dict(o)
+    load_adam(opt, model, o)
     return True
 
 
@@ -109,6 +138,8 @@ def main():
     ap.add_argument("--lr", type=float, default=2e-4)
     ap.add_argument("--ema", type=float, default=0.999)
     ap.add_argument("--cond-drop", type=float, default=0.1)
+    ap.add_argument("--context", action="store_true", help="train the context model (given tracks as input)")
+    ap.add_argument("--p-ctx", type=float, default=0.5, help="share of context examples with --context")
     ap.add_argument("--ckpt-every", type=float, default=300, help="seconds")
     ap.add_argument("--log-every", type=int, default=50)
     ap.add_argument("--threads", type=int, default=1)
@@ -134,8 +165,13 @@ def main():
         r, nr = random.Random(1), np.random.default_rng(1)
         xs = np.stack([train.sample(args.length, r, nr)[0] for _ in range(400)])
         config = {"sigma_data": round(float(xs.std()), 4), "emb_dim": textenc.EMB_DIM, "input_rms": dataset.INPUT_RMS}
-    model = unet.Denoiser(config["sigma_data"], config["emb_dim"])
-    ema = unet.Denoiser(config["sigma_data"], config["emb_dim"])
+    if args.context and not config.get("context"):
+        if state is not None:
+            raise SystemExit(f"{last} is a context-free run: start the context model in another --ckpt with --init")
+        config = dict(config, context=True, context_from=init["step"] if init is not None else 0)
+    use_ctx = config.get("context", False)
+    model = unet.Denoiser(config["sigma_data"], config["emb_dim"], context=use_ctx)
+    ema = unet.Denoiser(config["sigma_data"], config["emb_dim"], context=use_ctx)
     opt = torch.optim.Adam(model.parameters(), lr=args.lr)
     step, wall = 0, 0.0
     if state is not None:
@@ -146,15 +182,17 @@ def main():
         print(f"resumed at step {step}, {wall / 60:.1f} min", flush=True)
     else:
         if init is not None:  # an ema.pt file: {"ema": weights, "config", "step"}, maybe resume.pt beside it
-            ema.load_state_dict(init["ema"])
             step, wall = init["step"], init.get("wall", 0.0)
             compact = os.path.join(os.path.dirname(args.init), "resume.pt")
             if load_compact_state(compact, model, opt, step):
                 print(f"initialised from {args.init} (step {step}) with weights and optimizer from {compact}",
                       flush=True)
             else:
-                model.load_state_dict(init["ema"])
+                unet.load_weights(model, init["ema"])
                 print(f"initialised from {args.init} (step {step}), fresh optimizer", flush=True)
+            ema.load_state_dict(model.state_dict())  # a new context encoder: the EMA starts from the model's
+            if unet.load_weights(ema, init["ema"]):
+                print("new context encoder (zero output until trained)", flush=True)
         else:
             ema.load_state_dict(model.state_dict())
     for p in ema.parameters():
@@ -163,10 +201,14 @@ def main():
 
     # fixed validation set
     r, nr = random.Random(123), np.random.default_rng(123)
-    vx, ve = batch(val, embs, 32, args.length, r, nr)
+    vx, ve, _ = batch(val, embs, 32, args.length, r, nr)
     vnoise = torch.randn(len(VAL_SIGMAS), *vx.shape, generator=torch.Generator().manual_seed(0))
+    if use_ctx:  # other fixed crops, each with a target and given tracks from the same crop
+        r, nr = random.Random(124), np.random.default_rng(124)
+        cx, ce, cc = context_batch(val, embs, 32, args.length, r, nr)
+        cnoise = torch.randn(len(VAL_SIGMAS), *cx.shape, generator=torch.Generator().manual_seed(1))
 
-    def validate():
+    def val_loss(vx, ve, vnoise, vc=None):
         out = {}
         with torch.no_grad():
             for j, s in enumerate(VAL_SIGMAS):
@@ -174,10 +216,19 @@ def main():
                 for k in range(0, len(vx), 8):
                     x, e = vx[k:k + 8], ve[k:k + 8]
                     sig = torch.full((len(x),), s)
-                    d = ema(x + s * vnoise[j, k:k + 8], sig, e)
+                    d = ema(x + s * vnoise[j, k:k + 8], sig, e, None if vc is None else vc[k:k + 8])
                     c_out = s * ema.sigma_data / math.sqrt(s**2 + ema.sigma_data**2)
                     tot += (((d - x) / c_out) ** 2).mean().item() * len(x)
                 out[f"{s:g}"] = round(tot / len(vx), 5)
+        return out
+
+    def validate():
+        """Context-free loss on the fixed crops; for the context model also the context crops with
+        their given tracks (val_ctx) and without them (val_ctx_none)."""
+        out = {"val": val_loss(vx, ve, vnoise)}
+        if use_ctx:
+            out["val_ctx"] = val_loss(cx, ce, cnoise, cc)
+            out["val_ctx_none"] = val_loss(cx, ce, cnoise)
         return out
 
     r, nr = random.Random(args.seed + step), np.random.default_rng(args.seed + step)
@@ -186,6 +237,12 @@ def main():
     t_ckpt = t_start
     sums, counts, t_log = np.zeros(4), np.zeros(4), time.time()
 
+    def log_validation(wall_now):
+        rec = {"step": step, "wall_min": round(wall_now / 60, 2), **validate()}
+        log.write(json.dumps(rec) + "\n")
+        log.flush()
+        print(rec, flush=True)
+
     def checkpoint():
         wall_now = wall + time.time() - t_start
         save(last, {"model": model.state_dict(), "ema": ema.state_dict(), "opt": opt.state_dict(),
@@ -193,22 +250,22 @@ def main():
         save(os.path.join(args.ckpt, "ema.pt"), {"ema": ema.state_dict(), "config": config, "step": step,
                                                  "wall": wall_now})
         save(os.path.join(args.ckpt, "resume.pt"), compact_state(model, opt, step))
-        rec = {"step": step, "wall_min": round(wall_now / 60, 2), "val": validate()}
-        log.write(json.dumps(rec) + "\n")
-        log.flush()
-        print(rec, flush=True)
+        log_validation(wall_now)
 
+    if state is None:
+        log_validation(wall)  # the starting point of a new run
+    p_ctx = args.p_ctx if use_ctx else 0.0
     while step < args.steps and time.time() - t_start < args.minutes * 60:
         if r.random() < args.long_prob:
-            x, e = batch(train, embs, max(1, args.batch // 2), args.length * 2, r, nr)
+            x, e, c = batch(train, embs, max(1, args.batch // 2), args.length * 2, r, nr, p_ctx)
         else:
-            x, e = batch(train, embs, args.batch, args.length, r, nr)
+            x, e, c = batch(train, embs, args.batch, args.length, r, nr, p_ctx)
         drop = torch.rand(len(x)) < args.cond_drop
         e = torch.where(drop[:, None], model.null_embedding[None].expand_as(e), e)
         sigma = torch.exp(P_MEAN + P_STD * torch.randn(len(x)))
         for g in opt.param_groups:
-            g["lr"] = args.lr * min(1.0, (step + 1) / 500)
-        per = edm_loss(model, x, sigma, e)
+            g["lr"] = args.lr * min(1.0, (step + 1 - config.get("context_from", 0)) / 500)
+        per = edm_loss(model, x, sigma, e, c if use_ctx else None)
         loss = per.mean()
         opt.zero_grad(set_to_none=True)
         loss.backward()

@@ -5,6 +5,11 @@ which makes a CPU-trainable model (the same U-Net on the raw waveform measured 1
 per step on one CPU thread). Two ×4 downsamplings follow, so T must be
 a multiple of 16·4·4 = 256 (`LENGTH_MULTIPLE`). A self-attention block at the bottleneck
 (T/256 frames: 16 ms each at 16 kHz) gives global context (key, tempo).
+
+Optionally (`context=True`) the network also hears the given tracks: a small bias-free encoder
+(`ContextEncoder`) adds features of the clean context signal at all three resolutions. A zero
+context gives exactly zero features, so a zero row gets exactly the context-free answer, and the
+encoder's output layers start at zero, so weights without it load unchanged (`load_weights`).
 """
 import math
 
@@ -14,6 +19,17 @@ import torch.nn.functional as F
 
 PATCH = 16
 LENGTH_MULTIPLE = PATCH * 4 * 4
+
+
+def fold(x):
+    """Space-to-depth: [B, 1, T] -> [B, PATCH, T / PATCH]."""
+    b, _, t = x.shape
+    return x.reshape(b, t // PATCH, PATCH).transpose(1, 2)
+
+
+def add_context(h, ctx, level):
+    """h plus the context features of its resolution (h itself in a context-free call)."""
+    return h if ctx is None else h + ctx[level]
 
 
 class ResBlock(nn.Module):
@@ -52,10 +68,36 @@ class Attention(nn.Module):
         return x + self.out(h)
 
 
+class ContextEncoder(nn.Module):
+    """Features of the (folded) context at the U-Net's three resolutions, f(0) = 0 exactly.
+
+    Bias-free convolutions and SiLU only; the 1x1 output convolutions are zero-initialised.
+    """
+
+    def __init__(self, chans):
+        super().__init__()
+        c0, c1, c2 = chans
+        self.inp = nn.Conv1d(PATCH, c0, 7, padding=3, bias=False)
+        self.down = nn.ModuleList([nn.Conv1d(c0, c1, 4, stride=4, bias=False),
+                                   nn.Conv1d(c1, c2, 4, stride=4, bias=False)])
+        self.mix = nn.ModuleList([nn.Conv1d(c, c, 3, padding=1, bias=False) for c in (c1, c2)])
+        self.outs = nn.ModuleList([nn.Conv1d(c, c, 1, bias=False) for c in chans])
+        for o in self.outs:
+            nn.init.zeros_(o.weight)
+
+    def forward(self, c):
+        h = F.silu(self.inp(c))
+        feats = [self.outs[0](h)]
+        for down, mix, out in zip(self.down, self.mix, self.outs[1:]):
+            h = F.silu(mix(F.silu(down(h))))
+            feats.append(out(h))
+        return feats
+
+
 class UNet(nn.Module):
     """F(x_in, c_noise, emb): the raw network inside the EDM preconditioning."""
 
-    def __init__(self, emb_dim=384, chans=(64, 128, 256), blocks=2, mid_blocks=4, cond_dim=256):
+    def __init__(self, emb_dim=384, chans=(64, 128, 256), blocks=2, mid_blocks=4, cond_dim=256, context=False):
         super().__init__()
         c0, c1, c2 = chans
         self.freqs = nn.Parameter(torch.randn(64) * 4, requires_grad=False)  # Fourier features of c_noise
@@ -76,21 +118,23 @@ class UNet(nn.Module):
         self.dec0 = nn.ModuleList([ResBlock(c0, cond_dim, 2 ** i) for i in range(blocks)])
         self.out_norm = nn.GroupNorm(8, c0)
         self.out = nn.Conv1d(c0, PATCH, 3, padding=1)
+        self.context = ContextEncoder(chans) if context else None
 
-    def forward(self, x, c_noise, emb):
+    def forward(self, x, c_noise, emb, context=None):
+        """context: the scaled given tracks [B, 1, T], or None (a context-free call)."""
         b, _, t = x.shape
         f = c_noise[:, None] * self.freqs[None]
         cond = self.cond(torch.cat([emb, torch.sin(f), torch.cos(f)], dim=1))
-        h = x.reshape(b, t // PATCH, PATCH).transpose(1, 2)  # space-to-depth
-        h = self.inp(h)
+        ctx = None if context is None else self.context(fold(context))
+        h = add_context(self.inp(fold(x)), ctx, 0)
         for blk in self.enc0:
             h = blk(h, cond)
         s0 = h
-        h = self.down0(h)
+        h = add_context(self.down0(h), ctx, 1)
         for blk in self.enc1:
             h = blk(h, cond)
         s1 = h
-        h = self.down1(h)
+        h = add_context(self.down1(h), ctx, 2)
         for blk in self.mid:
             h = blk(h, cond)
         h = self.mid2(self.attn(h), cond)
@@ -105,7 +149,10 @@ class UNet(nn.Module):
 
 
 class Denoiser(nn.Module):
-    """EDM denoiser D(x, sigma, emb) = c_skip x + c_out F(c_in x, c_noise, emb); holds the null embedding."""
+    """EDM denoiser D(x, sigma, emb[, context]) = c_skip x + c_out F(c_in x, c_noise, emb, context / sigma_data).
+
+    Holds the null embedding. The context (given tracks, at the data's scale) is optional.
+    """
 
     def __init__(self, sigma_data, emb_dim=384, **kw):
         super().__init__()
@@ -121,6 +168,21 @@ class Denoiser(nn.Module):
         c_in = 1 / torch.sqrt(s**2 + sd**2)
         return c_skip, c_out, c_in, torch.log(sigma) / 4
 
-    def forward(self, x, sigma, embedding):
+    def context_in(self, context):
+        """The context as the raw network takes it (unit scale), or None."""
+        return None if context is None else context / self.sigma_data
+
+    def forward(self, x, sigma, embedding, context=None):
         c_skip, c_out, c_in, c_noise = self.precond(sigma)
-        return c_skip * x + c_out * self.net(c_in * x, c_noise, embedding)
+        return c_skip * x + c_out * self.net(c_in * x, c_noise, embedding, self.context_in(context))
+
+
+def load_weights(model, state):
+    """Loads a state dict; only a context encoder may be missing from it (it then stays as initialised).
+
+    Returns the names of the missing parameters."""
+    missing, unexpected = model.load_state_dict(state, strict=False)
+    wrong = [k for k in missing if not k.startswith("net.context.")]
+    if wrong or unexpected:
+        raise RuntimeError(f"weights do not fit the model: missing {wrong}, unexpected {unexpected}")
+    return missing
