@@ -372,6 +372,25 @@ impl Instance {
         ok
     }
 
+    /// The plugin's state, written to a stream that takes at most `piece`
+    /// bytes per call (as clap-validator's buffered-stream test does).
+    pub fn save_state_in_pieces(&mut self, piece: usize) -> Vec<u8> {
+        let ext: PluginState = self.instance.plugin_shared_handle().get_extension().expect("state");
+        let mut out = Pieces { bytes: Vec::new(), piece };
+        ext.save(&self.instance.plugin_handle(), &mut out).expect("state saves");
+        out.bytes
+    }
+
+    /// Loads a state from a stream that gives at most `piece` bytes per
+    /// call; false if the plugin refused it.
+    pub fn load_state_in_pieces(&mut self, state: &[u8], piece: usize) -> bool {
+        let ext: PluginState = self.instance.plugin_shared_handle().get_extension().expect("state");
+        let mut input = Pieces { bytes: state.to_vec(), piece };
+        let ok = ext.load(&self.instance.plugin_handle(), &mut input).is_ok();
+        self.main_thread_callbacks();
+        ok
+    }
+
     /// The plugin's state as JSON (nice-plug's CLAP state: a little-endian
     /// u64 length, then JSON).
     pub fn state_json(&mut self) -> serde_json::Value {
@@ -399,6 +418,32 @@ impl Instance {
         let mut state = self.state_json();
         state["fields"][key] = serde_json::Value::String(value.to_string());
         assert!(self.load_state_json(&state), "state loads");
+    }
+}
+
+/// A stream that moves at most `piece` bytes per read or write call.
+struct Pieces {
+    bytes: Vec<u8>,
+    piece: usize,
+}
+
+impl std::io::Write for Pieces {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        let n = buf.len().min(self.piece);
+        self.bytes.extend_from_slice(&buf[..n]);
+        Ok(n)
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+impl std::io::Read for Pieces {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = buf.len().min(self.piece).min(self.bytes.len());
+        buf[..n].copy_from_slice(&self.bytes[..n]);
+        self.bytes.drain(..n);
+        Ok(n)
     }
 }
 

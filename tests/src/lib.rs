@@ -5,6 +5,7 @@
 //! posterior samples are computed here with an FFT.
 
 pub mod clap_host;
+pub mod session;
 
 use std::path::PathBuf;
 use std::sync::Arc;

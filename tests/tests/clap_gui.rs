@@ -104,6 +104,8 @@ impl Drop for XServer {
     fn drop(&mut self) {
         if let Some(xvfb) = &mut self.xvfb {
             stop(xvfb);
+            // The test pointed the plugin at this server; the next test starts its own.
+            std::env::remove_var("DISPLAY");
         }
     }
 }
@@ -168,6 +170,13 @@ fn watchdog(limit: Duration, done: Arc<AtomicBool>) {
         eprintln!("the editor test hung for {limit:?}: ending the process");
         std::process::exit(101);
     });
+}
+
+/// Runs the editor tests one at a time: each sets `DISPLAY` for the
+/// plugin's windows and counts the process's threads.
+fn one_at_a_time() -> std::sync::MutexGuard<'static, ()> {
+    static LOCK: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    LOCK.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
 /// Processes silent blocks (transport stopped) for `duration`, at about real time.
@@ -287,6 +296,7 @@ fn wait_drawn(p: &mut Instance, conn: &RustConnection, window: u32, size: (u16, 
 
 #[test]
 fn editor_shows_an_accompaniment_job_from_idle_to_done() {
+    let _alone = one_at_a_time();
     let Some(server) = XServer::open() else { return };
     // Built first, outside the watchdog's time: the first call may compile the plugin.
     let library = plugin_library();
@@ -374,4 +384,43 @@ fn editor_shows_an_accompaniment_job_from_idle_to_done() {
     finished_test.store(true, Ordering::Release);
     println!("closed in {:?}; the editor test took {:?}", closing.elapsed(), started.elapsed());
     assert!(closing.elapsed() < Duration::from_secs(5), "closing took {:?}", closing.elapsed());
+}
+
+#[test]
+fn editor_opened_and_closed_a_hundred_times_while_audio_runs() {
+    let _alone = one_at_a_time();
+    let Some(server) = XServer::open() else { return };
+    let library = plugin_library();
+    let finished_test = Arc::new(AtomicBool::new(false));
+    watchdog(Duration::from_secs(600), finished_test.clone());
+    std::env::set_var("DISPLAY", &server.display);
+    let conn = &server.conn;
+    let root = conn.setup().roots[server.screen].root;
+    let window = create_window(conn, root, SIZE);
+    let mut p = Instance::new(library);
+    p.activate(RATE, BLOCK as u32);
+    let input = guitar(BLOCK);
+    let threads = || std::fs::read_dir("/proc/self/task").map_or(0, Iterator::count);
+    open_editor(&mut p, window, 1.0, SIZE);
+    close_editor(&mut p);
+    let before = threads();
+    for _ in 0..100 {
+        open_editor(&mut p, window, 1.0, SIZE);
+        for _ in 0..4 {
+            assert_eq!(p.process(std::slice::from_ref(&input), BLOCK, None)[0], input, "audio passes");
+        }
+        close_editor(&mut p);
+    }
+    // The editor's threads end a moment after it closes: wait for them.
+    let closed = Instant::now();
+    while threads() > before && closed.elapsed() < Duration::from_secs(10) {
+        run_for(&mut p, Duration::from_millis(50));
+    }
+    assert!(threads() <= before, "threads leaked: {before} -> {}", threads());
+    // The editor still opens and draws.
+    open_editor(&mut p, window, 1.0, SIZE);
+    let drawn = wait_drawn(&mut p, conn, window, SIZE);
+    assert!(colours(&drawn) > 8, "the editor drew after 100 open/close cycles");
+    close_editor(&mut p);
+    finished_test.store(true, Ordering::Release);
 }

@@ -20,6 +20,8 @@ use crate::params::GmsdiParams;
 use crate::playback::{Publisher, Results};
 use crate::status::{Code, JobProgress, Status};
 
+#[cfg(test)]
+mod stress;
 mod thread;
 use thread::Thread;
 
