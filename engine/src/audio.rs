@@ -393,32 +393,40 @@ fn decode_message(e: DecodeFailure) -> String {
     }
 }
 
-/// Writes 32-bit float WAV atomically: to a temporary file in the same
-/// folder, renamed into place only when complete, so a failed or interrupted
-/// write never leaves a file that looks finished.
+/// Writes 32-bit float WAV atomically (see [`write_atomically`]).
 pub fn write_wav(path: &Path, audio: &Audio) -> Result<()> {
-    let dir = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
-    let mut tmp = tempfile::Builder::new()
-        .prefix(".gmsdi-")
-        .suffix(".wav.part")
-        .tempfile_in(dir)
-        .map_err(|e| EngineError::audio(path, format!("cannot create a file in {}: {e}", dir.display())))?;
     let spec = hound::WavSpec {
         channels: audio.channel_count() as u16,
         sample_rate: audio.rate,
         bits_per_sample: 32,
         sample_format: hound::SampleFormat::Float,
     };
-    {
-        let buffered = std::io::BufWriter::new(tmp.as_file_mut());
-        let mut writer = hound::WavWriter::new(buffered, spec).map_err(|e| EngineError::audio(path, e))?;
+    write_atomically(path, |file| {
+        let buffered = std::io::BufWriter::new(file);
+        let mut writer = hound::WavWriter::new(buffered, spec).map_err(|e| e.to_string())?;
         for i in 0..audio.frames() {
             for ch in &audio.channels {
-                writer.write_sample(ch[i]).map_err(|e| EngineError::audio(path, e))?;
+                writer.write_sample(ch[i]).map_err(|e| e.to_string())?;
             }
         }
-        writer.finalize().map_err(|e| EngineError::audio(path, e))?;
-    }
+        writer.finalize().map_err(|e| e.to_string())
+    })
+}
+
+/// Writes a file atomically: `write` fills a temporary file in the same
+/// folder, which is renamed into place only when complete, so a failed or
+/// interrupted write never leaves a file that looks finished.
+pub(crate) fn write_atomically(
+    path: &Path,
+    write: impl FnOnce(&mut std::fs::File) -> std::result::Result<(), String>,
+) -> Result<()> {
+    let dir = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
+    let mut tmp = tempfile::Builder::new()
+        .prefix(".gmsdi-")
+        .suffix(".part")
+        .tempfile_in(dir)
+        .map_err(|e| EngineError::audio(path, format!("cannot create a file in {}: {e}", dir.display())))?;
+    write(tmp.as_file_mut()).map_err(|e| EngineError::audio(path, e))?;
     tmp.as_file_mut().flush().and_then(|()| tmp.as_file().sync_all()).map_err(|e| EngineError::audio(path, e))?;
     tmp.persist(path).map_err(|e| EngineError::audio(path, e.error))?;
     Ok(())

@@ -6,6 +6,7 @@ pub mod audio;
 pub mod chunk;
 mod context;
 pub mod error;
+pub mod flac;
 mod generation;
 pub mod gmsdi;
 pub mod job;

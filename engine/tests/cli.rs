@@ -185,6 +185,42 @@ fn extract_writes_the_asked_stem() {
 }
 
 #[test]
+fn format_flac_writes_the_same_stem_as_wav_within_16_bits() {
+    // The Wiener filter keeps the stem within the mix's level, so FLAC clips nothing.
+    let dir = tmp();
+    let mix = dir.path().join("mix.wav");
+    write_i16(&mix, 8000, &[test_channel(8000, 6000, 3)]);
+    let mut stems = Vec::new();
+    for format in ["wav", "flac"] {
+        let out = dir.path().join(format);
+        let args = [
+            "--json",
+            "--format",
+            format,
+            "extract",
+            s(&mix),
+            "--stem",
+            "bass",
+            "--out",
+            s(&out),
+            "--steps",
+            "4",
+            "--wiener",
+            "true",
+        ];
+        let summary = ok_json(&run(gmsdi().args(args)));
+        let path = PathBuf::from(outputs(&summary)[0]["path"].as_str().unwrap());
+        assert_eq!(path, out.join(format!("bass.{format}")));
+        stems.push(gmsdi_engine::audio::read_audio(&path).unwrap());
+    }
+    assert_eq!((stems[1].rate, stems[1].frames()), (8000, 6000));
+    let err = stems[0].channels[0].iter().zip(&stems[1].channels[0]).map(|(a, b)| (a - b).abs()).fold(0.0, f32::max);
+    assert!(err <= 1.5 / 32768.0, "FLAC differs from WAV by {err}");
+    let refused = run(gmsdi().args(["--format", "mp3", "extract", s(&mix), "--stem", "bass", "--out", "x"]));
+    assert!(!refused.status.success() && text(&refused.stderr).contains("flac"), "{}", text(&refused.stderr));
+}
+
+#[test]
 fn extract_reads_flac_and_mp3_as_it_reads_the_same_audio_as_wav() {
     let dir = tmp();
     for (name, rate, channels) in [("sine_22050_stereo.flac", 22050, 2), ("sine_44100_mono.mp3", 44100, 1)] {

@@ -21,9 +21,21 @@ pub struct Cli {
     /// Print a machine-readable JSON summary on stdout.
     #[arg(long, global = true)]
     pub json: bool,
+    /// File format of the results: 32-bit float WAV, or 16-bit FLAC (dithered; samples beyond ±1 clip).
+    #[arg(long, global = true, value_enum, default_value_t = Format::Wav)]
+    pub format: Format,
     /// What to do.
     #[command(subcommand)]
     pub command: Command,
+}
+
+/// File format of the results.
+#[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Format {
+    /// 32-bit float WAV.
+    Wav,
+    /// 16-bit FLAC.
+    Flac,
 }
 
 /// Subcommands.

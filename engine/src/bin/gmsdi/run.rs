@@ -7,6 +7,7 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use gmsdi_engine::audio::{read_audio, write_wav};
+use gmsdi_engine::flac::write_flac;
 use gmsdi_engine::job::{self, Job, JobOutput, Source, Task};
 use gmsdi_engine::network::Model;
 use gmsdi_engine::progress::{Progress, Tracker};
@@ -15,7 +16,7 @@ use gmsdi_engine::EngineError;
 use indicatif::{ProgressBar, ProgressStyle};
 use serde_json::json;
 
-use crate::args::{key_value, Cli, Command, SettingArgs};
+use crate::args::{key_value, Cli, Command, Format, SettingArgs};
 use crate::model_dir;
 
 /// Why the command failed.
@@ -66,7 +67,7 @@ pub fn task(cli: &Cli) -> Result<(), Failure> {
     let mut model = load_model(cli)?;
     let started = Instant::now();
     let output = run_with_progress(&mut model, &job, !cli.json)?;
-    let written = write_outputs(out, &output)?;
+    let written = write_outputs(out, &output, cli.format)?;
     for w in &output.warnings {
         eprintln!("gmsdi: warning: {w}");
     }
@@ -171,12 +172,21 @@ fn prepare_out_dir(out: &Path) -> Result<(), Failure> {
     probe.map(drop).map_err(|e| Failure::Error(format!("output folder {} is not writable: {e}", out.display())))
 }
 
-/// Writes each result as OUT/<name>.wav; on failure removes what this call wrote.
-fn write_outputs(out: &Path, output: &JobOutput) -> Result<Vec<PathBuf>, Failure> {
+/// Writes each result as OUT/<name>.wav (or .flac); on failure removes
+/// what this call wrote. Warns when FLAC clipped samples beyond ±1.
+fn write_outputs(out: &Path, output: &JobOutput, format: Format) -> Result<Vec<PathBuf>, Failure> {
     let mut written = Vec::new();
     for (name, audio) in &output.stems {
-        let path = out.join(format!("{name}.wav"));
-        if let Err(e) = write_wav(&path, audio) {
+        let path = out.join(format!("{name}.{}", if format == Format::Flac { "flac" } else { "wav" }));
+        let result = match format {
+            Format::Wav => write_wav(&path, audio),
+            Format::Flac => write_flac(&path, audio).map(|clipped| {
+                if clipped > 0 {
+                    eprintln!("warning: {}: {clipped} samples beyond ±1 clipped (WAV keeps them)", path.display());
+                }
+            }),
+        };
+        if let Err(e) = result {
             for p in &written {
                 let _ = std::fs::remove_file(p);
             }
