@@ -1,8 +1,8 @@
 //! What hosts and their validators do to a plugin beyond normal use
 //! (pluginval's and clap-validator's checks), through the CLAP test host
-//! with the audio thread's allocation assertions on: a sample-rate change
-//! during a capture, state read and written a few bytes at a time,
-//! parameters fuzzed while a job runs.
+//! with the audio thread's allocation assertions on: blocks larger than the
+//! prepared maximum, a sample-rate change during a capture, state read and
+//! written a few bytes at a time, parameters fuzzed while a job runs.
 
 use gmsdi_engine::audio::read_wav;
 use gmsdi_tests::clap_host::{Instance, Transport};
@@ -14,6 +14,29 @@ fn passes(p: &mut Instance, frames: usize) {
     let input = guitar(44100.0, frames);
     let outs = p.process(std::slice::from_ref(&input), frames, None);
     assert_eq!(outs[0], input, "a block of {frames} frames passes through");
+}
+
+#[test]
+fn blocks_larger_than_prepared_are_processed_without_allocating() {
+    let out = tempfile::tempdir().unwrap();
+    let mut p = instance(WITH_RESULTS, out.path());
+    p.activate(44100.0, 256);
+    for frames in [256, 257, 1000, 4096, 64] {
+        passes(&mut p, frames);
+    }
+    // A capture through oversized blocks keeps every frame at its place.
+    let source = guitar(44100.0, 8192);
+    p.set_param("Capture", 1.0);
+    for from in (0..8192).step_by(2048) {
+        let block = slice(&source, from, 2048);
+        let outs =
+            p.process(&[block.clone(), block.clone()], 2048, Some(Transport { pos: from as i64, playing: true }));
+        assert_eq!(outs[0], block, "the main input passes through a block of 2048 frames");
+    }
+    p.set_param("Capture", 0.0);
+    let (state, _) = generate(&mut p, 256);
+    let clip = read_wav(&results(&state)[0].1).unwrap();
+    assert_eq!((clip.frames(), results(&state)[0].2), (8192, 0), "{state}");
 }
 
 #[test]

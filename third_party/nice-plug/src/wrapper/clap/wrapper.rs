@@ -1943,15 +1943,24 @@ impl<P: ClapPlugin> Wrapper<P> {
             // If `P::SAMPLE_ACCURATE_AUTOMATION` is set, then we'll split up the audio buffer into
             // chunks whenever a parameter change occurs
             let mut block_start = 0;
-            let mut block_end = total_buffer_len;
+            let mut block_end;
             let mut event_start_idx = 0;
+            // Patched (gmsdi): a host that passes more frames than the maximum it prepared gets
+            // them processed in blocks of at most that maximum, so the buffers never grow (and
+            // allocate) on the audio thread. Once every event is handled they are not read again.
+            let max_block_len = wrapper
+                .current_buffer_config
+                .load()
+                .map_or(total_buffer_len, |c| c.max_buffer_size as usize)
+                .max(1);
+            let mut events_done = false;
 
             // The host may send new transport information as an event. In that case we'll also
             // split the buffer.
             let mut transport_info = process.transport;
 
             let result = loop {
-                if !process.in_events.is_null() {
+                if !process.in_events.is_null() && !events_done {
                     let split_result = unsafe {
                         wrapper.handle_in_events_until(
                             &*process.in_events,
@@ -2000,9 +2009,15 @@ impl<P: ClapPlugin> Wrapper<P> {
                             block_end = next_param_change_sample_idx;
                             event_start_idx = next_param_change_event_idx;
                         }
-                        None => block_end = total_buffer_len,
+                        None => {
+                            block_end = total_buffer_len;
+                            events_done = true;
+                        }
                     }
+                } else {
+                    block_end = total_buffer_len;
                 }
+                block_end = block_end.min(block_start + max_block_len);
 
                 // After processing the events we now know where/if the block should be split, and
                 // we can start preparing audio processing
@@ -2134,6 +2149,10 @@ impl<P: ClapPlugin> Wrapper<P> {
                     .expect("Process call without prior initialization call")
                     .sample_rate;
                 let mut transport = Transport::new(sample_rate);
+                // Patched (gmsdi): positions inside a block also move on when the block was split
+                // because the host passed more frames than it prepared, and seconds need no tempo.
+                let compensate =
+                    block_start > 0 && (P::SAMPLE_ACCURATE_AUTOMATION || total_buffer_len > max_block_len);
                 if !transport_info.is_null() {
                     let context = unsafe { &*transport_info };
 
@@ -2154,10 +2173,7 @@ impl<P: ClapPlugin> Wrapper<P> {
                         // This is a bit messy, but we'll try to compensate for the block splitting.
                         // We can't use the functions on the transport information object for this
                         // because we don't have any sample information.
-                        if P::SAMPLE_ACCURATE_AUTOMATION
-                            && block_start > 0
-                            && (context.flags & CLAP_TRANSPORT_HAS_TEMPO != 0)
-                        {
+                        if compensate && (context.flags & CLAP_TRANSPORT_HAS_TEMPO != 0) {
                             transport.pos_beats = Some(
                                 beats
                                     + (block_start as f64 / sample_rate as f64 / 60.0
@@ -2171,10 +2187,7 @@ impl<P: ClapPlugin> Wrapper<P> {
                         let seconds = context.song_pos_seconds as f64 / CLAP_SECTIME_FACTOR as f64;
 
                         // Same here
-                        if P::SAMPLE_ACCURATE_AUTOMATION
-                            && block_start > 0
-                            && (context.flags & CLAP_TRANSPORT_HAS_TEMPO != 0)
-                        {
+                        if compensate {
                             transport.pos_seconds =
                                 Some(seconds + (block_start as f64 / sample_rate as f64));
                         } else {
@@ -2182,7 +2195,7 @@ impl<P: ClapPlugin> Wrapper<P> {
                         }
                     }
                     // TODO: CLAP does not mention whether this is behind a flag or not
-                    if P::SAMPLE_ACCURATE_AUTOMATION && block_start > 0 {
+                    if compensate {
                         transport.bar_start_pos_beats = match transport.bar_start_pos_beats() {
                             Some(updated) => Some(updated),
                             None => Some(context.bar_start as f64 / CLAP_BEATTIME_FACTOR as f64),

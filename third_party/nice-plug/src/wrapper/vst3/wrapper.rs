@@ -1351,6 +1351,15 @@ impl<P: Vst3Plugin> IAudioProcessorTrait for Wrapper<P> {
             let mut block_start = 0usize;
             let mut block_end;
             let mut event_start_idx = 0;
+            // Patched (gmsdi): a host that passes more frames than the maximum it prepared gets
+            // them processed in blocks of at most that maximum, so the buffers never grow (and
+            // allocate) on the audio thread. Once every event is handled they are not read again.
+            let max_block_len = self
+                .inner
+                .current_buffer_config
+                .load()
+                .map_or(total_buffer_len, |c| c.max_buffer_size as usize)
+                .max(1);
             let result = loop {
                 // In sample-accurate automation mode we'll handle all parameter changes from the
                 // sorted process event array until we run into for the current sample, and then
@@ -1364,6 +1373,7 @@ impl<P: Vst3Plugin> IAudioProcessorTrait for Wrapper<P> {
                     input_note_events.clear();
 
                     block_end = total_buffer_len;
+                    let mut split = false;
                     for event_idx in event_start_idx..process_events.len() {
                         match &process_events[event_idx] {
                             ProcessEvent::ParameterChange {
@@ -1377,6 +1387,7 @@ impl<P: Vst3Plugin> IAudioProcessorTrait for Wrapper<P> {
                                 if *timing != block_start as u32 {
                                     event_start_idx = event_idx;
                                     block_end = *timing as usize;
+                                    split = true;
                                     break;
                                 }
 
@@ -1406,6 +1417,10 @@ impl<P: Vst3Plugin> IAudioProcessorTrait for Wrapper<P> {
                             }
                         }
                     }
+                    if !split {
+                        event_start_idx = process_events.len();
+                    }
+                    block_end = block_end.min(block_start + max_block_len);
                 }
 
                 let result = if is_param_flush {
