@@ -172,6 +172,19 @@ fn watchdog(limit: Duration, done: Arc<AtomicBool>) {
     });
 }
 
+/// An editor test's start: its X server (`None`: skipped), the plugin
+/// built first (the first call may compile it, outside the watchdog's time),
+/// a 600 s watchdog and the flag that stops it, and `$DISPLAY` pointed at the
+/// server (the plugin's baseview opens its own Xlib connection to it).
+fn setup() -> Option<(XServer, &'static Path, Arc<AtomicBool>)> {
+    let server = XServer::open()?;
+    let library = plugin_library();
+    let finished_test = Arc::new(AtomicBool::new(false));
+    watchdog(Duration::from_secs(600), finished_test.clone());
+    std::env::set_var("DISPLAY", &server.display);
+    Some((server, library, finished_test))
+}
+
 /// Runs the editor tests one at a time: each sets `DISPLAY` for the
 /// plugin's windows and counts the process's threads.
 fn one_at_a_time() -> std::sync::MutexGuard<'static, ()> {
@@ -297,14 +310,8 @@ fn wait_drawn(p: &mut Instance, conn: &RustConnection, window: u32, size: (u16, 
 #[test]
 fn editor_shows_an_accompaniment_job_from_idle_to_done() {
     let _alone = one_at_a_time();
-    let Some(server) = XServer::open() else { return };
-    // Built first, outside the watchdog's time: the first call may compile the plugin.
-    let library = plugin_library();
+    let Some((server, library, finished_test)) = setup() else { return };
     let started = Instant::now();
-    let finished_test = Arc::new(AtomicBool::new(false));
-    watchdog(Duration::from_secs(600), finished_test.clone());
-    // The plugin's baseview opens its own Xlib connection to $DISPLAY.
-    std::env::set_var("DISPLAY", &server.display);
     let conn = &server.conn;
     let root = conn.setup().roots[server.screen].root;
     let window = create_window(conn, root, SIZE);
@@ -389,11 +396,7 @@ fn editor_shows_an_accompaniment_job_from_idle_to_done() {
 #[test]
 fn editor_opened_and_closed_a_hundred_times_while_audio_runs() {
     let _alone = one_at_a_time();
-    let Some(server) = XServer::open() else { return };
-    let library = plugin_library();
-    let finished_test = Arc::new(AtomicBool::new(false));
-    watchdog(Duration::from_secs(600), finished_test.clone());
-    std::env::set_var("DISPLAY", &server.display);
+    let Some((server, library, finished_test)) = setup() else { return };
     let conn = &server.conn;
     let root = conn.setup().roots[server.screen].root;
     let window = create_window(conn, root, SIZE);
