@@ -404,9 +404,16 @@ fn editor_opened_and_closed_a_hundred_times_while_audio_runs() {
     p.activate(RATE, BLOCK as u32);
     let input = guitar(BLOCK);
     let threads = || std::fs::read_dir("/proc/self/task").map_or(0, Iterator::count);
-    open_editor(&mut p, window, 1.0, SIZE);
-    close_editor(&mut p);
     let before = threads();
+    // The editor's threads end a moment after it closes: wait for them
+    // (also before the X server goes, which they would still be talking to).
+    let settled = |p: &mut Instance| {
+        let closed = Instant::now();
+        while threads() > before && closed.elapsed() < Duration::from_secs(10) {
+            run_for(p, Duration::from_millis(50));
+        }
+        threads() <= before
+    };
     for _ in 0..100 {
         open_editor(&mut p, window, 1.0, SIZE);
         for _ in 0..4 {
@@ -414,16 +421,12 @@ fn editor_opened_and_closed_a_hundred_times_while_audio_runs() {
         }
         close_editor(&mut p);
     }
-    // The editor's threads end a moment after it closes: wait for them.
-    let closed = Instant::now();
-    while threads() > before && closed.elapsed() < Duration::from_secs(10) {
-        run_for(&mut p, Duration::from_millis(50));
-    }
-    assert!(threads() <= before, "threads leaked: {before} -> {}", threads());
+    assert!(settled(&mut p), "threads leaked: {before} -> {}", threads());
     // The editor still opens and draws.
     open_editor(&mut p, window, 1.0, SIZE);
     let drawn = wait_drawn(&mut p, conn, window, SIZE);
     assert!(colours(&drawn) > 8, "the editor drew after 100 open/close cycles");
     close_editor(&mut p);
+    assert!(settled(&mut p), "threads leaked: {before} -> {}", threads());
     finished_test.store(true, Ordering::Release);
 }
