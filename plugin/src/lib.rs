@@ -177,6 +177,7 @@ impl Plugin for Gmsdi {
         if params.bypass.value() {
             // The main input passes unchanged; the result outputs are silent.
             aux.outputs.iter_mut().flat_map(|b| b.as_slice().iter_mut()).for_each(|c| c.fill(0.0));
+            playback::flush_subnormals(buffer.as_slice());
             return ProcessStatus::KeepAlive;
         }
         let stem_gains = params.stem_gains();
@@ -189,6 +190,7 @@ impl Plugin for Gmsdi {
             stem_gains: &stem_gains,
         };
         block.render(self.reader.read().as_deref(), aux.outputs.iter_mut().map(Buffer::as_slice));
+        playback::flush_subnormals(buffer.as_slice());
         ProcessStatus::KeepAlive
     }
 }

@@ -1,6 +1,8 @@
 //! The plugin's parameters (automatable, readable from any thread) and its
 //! persisted JSON state.
 
+use std::sync::Arc;
+
 use gmsdi_engine::settings::TaskKind;
 use nice_plug::prelude::*;
 
@@ -123,7 +125,16 @@ pub struct StemParams {
 
 /// A gain parameter in dB, -60 to +12, default 0.
 fn decibels(name: String) -> FloatParam {
-    FloatParam::new(name, 0.0, FloatRange::Linear { min: -60.0, max: 12.0 }).with_unit(" dB").with_step_size(0.1)
+    FloatParam::new(name, 0.0, FloatRange::Linear { min: -60.0, max: 12.0 })
+        .with_unit(" dB")
+        .with_step_size(0.1)
+        .with_value_to_string(Arc::new(tenths))
+}
+
+/// A value to one decimal, with no "-0.0" (a host's text round trip would
+/// read it back as another value than "0.0").
+fn tenths(value: f32) -> String {
+    format!("{:.1}", (value * 10.0).round() / 10.0 + 0.0)
 }
 
 /// dB as a factor, exactly 1 at 0 dB.
@@ -132,5 +143,18 @@ fn factor(db: f32) -> f32 {
         1.0
     } else {
         util::db_to_gain(db)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn gains_show_tenths_of_a_decibel_and_never_minus_zero() {
+        assert_eq!(tenths(-0.0014), "0.0");
+        assert_eq!(tenths(-0.0), "0.0");
+        assert_eq!(tenths(-6.04), "-6.0");
+        assert_eq!(tenths(11.96), "12.0");
     }
 }

@@ -100,6 +100,18 @@ impl Block<'_, '_> {
     }
 }
 
+/// Sets subnormal samples to zero. Flush-to-zero only applies to the
+/// results of arithmetic, so a main input that passes through untouched
+/// keeps the host's subnormals, which validators refuse on an output (and
+/// which slow down the plugins after this one).
+pub fn flush_subnormals(channels: &mut [&mut [f32]]) {
+    for s in channels.iter_mut().flat_map(|c| c.iter_mut()) {
+        if s.is_subnormal() {
+            *s = 0.0;
+        }
+    }
+}
+
 /// Gain of stem `k` (1 past the end of `gains`).
 fn stem_gain(gains: &[f32], k: usize) -> f32 {
     gains.get(k).copied().unwrap_or(1.0)
@@ -120,6 +132,14 @@ fn add_at(out: &mut [f32], src: &[f32], offset: i64, gain: f32) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn subnormal_samples_become_zero_and_others_stay() {
+        let tiny = f32::MIN_POSITIVE / 4.0;
+        let (mut left, mut right) = ([tiny, 0.5, -tiny, f32::MIN_POSITIVE], [-0.25, tiny, 0.0, 1.0]);
+        flush_subnormals(&mut [&mut left, &mut right]);
+        assert_eq!((left, right), ([0.0, 0.5, 0.0, f32::MIN_POSITIVE], [-0.25, 0.0, 0.0, 1.0]));
+    }
 
     fn results() -> Results {
         let channels = [vec![1.0, 2.0, 3.0], vec![4.0, 5.0, 6.0]];

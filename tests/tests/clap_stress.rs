@@ -1,8 +1,9 @@
 //! What hosts and their validators do to a plugin beyond normal use
 //! (pluginval's and clap-validator's checks), through the CLAP test host
 //! with the audio thread's allocation assertions on: blocks larger than the
-//! prepared maximum, a sample-rate change during a capture, state read and
-//! written a few bytes at a time, parameters fuzzed while a job runs.
+//! prepared maximum, subnormal input, a sample-rate change during a capture,
+//! state read and written a few bytes at a time, parameters fuzzed while a
+//! job runs.
 
 use gmsdi_engine::audio::read_wav;
 use gmsdi_tests::clap_host::{Instance, Transport};
@@ -37,6 +38,23 @@ fn blocks_larger_than_prepared_are_processed_without_allocating() {
     let (state, _) = generate(&mut p, 256);
     let clip = read_wav(&results(&state)[0].1).unwrap();
     assert_eq!((clip.frames(), results(&state)[0].2), (8192, 0), "{state}");
+}
+
+#[test]
+fn subnormal_input_leaves_no_subnormal_output_bypassed_or_not() {
+    // clap-validator's fuzzer feeds subnormal noise and refuses it on an output.
+    let out = tempfile::tempdir().unwrap();
+    let mut p = instance(WITH_RESULTS, out.path());
+    p.activate(44100.0, 256);
+    let tiny: Vec<Vec<f32>> =
+        (0..2).map(|c| (0..256).map(|i| f32::MIN_POSITIVE / (2 + i + c) as f32).collect()).collect();
+    assert!(tiny[0].iter().all(|s| s.is_subnormal()));
+    for bypass in [0.0, 1.0, 0.0] {
+        p.set_param("Bypass", bypass);
+        let outs = p.process(&[tiny.clone(), tiny.clone()], 256, Some(Transport { pos: 0, playing: true }));
+        assert!(outs.iter().flatten().flatten().all(|s| !s.is_subnormal()), "bypass {bypass}");
+    }
+    passes(&mut p, 256);
 }
 
 #[test]
