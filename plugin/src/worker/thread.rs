@@ -51,20 +51,22 @@ impl Thread {
         Thread { shared, inbox, model: None, info_for: None }
     }
 
-    /// The thread's life: describe the model, restore the state's results,
+    /// The thread's life: restore the state's results, describe the model,
     /// then serve commands (and the audio thread's requests) until shutdown.
+    /// Restores come before describing the model (which loads it): the
+    /// host's `activate` waits for them (`Worker::wait_for_restore`).
     pub(super) fn run(mut self) {
         lower_priority();
-        self.refresh_model_info();
         self.restore(false);
+        self.refresh_model_info();
         while !self.shared.shutdown.load(Ordering::Acquire) {
             match self.inbox.recv_timeout(AUDIO_REQUEST_WAIT) {
                 Ok(Command::Shutdown) | Err(RecvTimeoutError::Disconnected) => break,
                 Ok(Command::Generate) => self.run_job(),
                 Ok(Command::Restore) => self.restore(true),
                 Ok(Command::StateLoaded) => {
-                    self.refresh_model_info();
                     self.restore(false);
+                    self.refresh_model_info();
                 }
                 Ok(Command::ModelChanged) => self.refresh_model_info(),
                 Ok(Command::Activated) => self.restore(false),
