@@ -78,6 +78,9 @@ struct Shared {
     cancel: Arc<AtomicBool>,
     /// Set when the instance goes away: no job or restore starts after it.
     shutdown: AtomicBool,
+    /// Whether a job runs (the status may say otherwise meanwhile: an
+    /// activation reports a discarded capture while a job runs).
+    job_running: AtomicBool,
     /// State loads that the published results reflect.
     restored_loads: AtomicU64,
     /// Rate of the published results (0 = none published).
@@ -139,6 +142,7 @@ impl Worker {
             generate: AtomicBool::new(false),
             cancel: Arc::new(AtomicBool::new(false)),
             shutdown: AtomicBool::new(false),
+            job_running: AtomicBool::new(false),
             restored_loads: AtomicU64::new(0),
             results_rate: AtomicU32::new(0),
         };
@@ -189,6 +193,7 @@ impl Worker {
         let status = &self.shared.status;
         while self.is_running()
             && self.shared.restore_pending()
+            && !self.shared.job_running.load(Ordering::Acquire)
             && status.code() != Code::Busy
             && Instant::now() < deadline
         {

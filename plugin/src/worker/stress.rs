@@ -109,3 +109,34 @@ fn twenty_jobs_cancelled_at_random_points_leak_nothing() {
     drop(worker);
     assert!(threads() < threads_after, "dropping the worker ends its thread");
 }
+
+#[test]
+fn an_activation_while_a_job_runs_does_not_wait_for_the_restore() {
+    let out = tempfile::tempdir().unwrap();
+    let params = Arc::new(GmsdiParams::default());
+    params.state.update(|s| {
+        s.model_dir = Some(fixture());
+        s.output_dir = Some(out.path().to_path_buf());
+    });
+    let (publisher, _reader) = playback::channel();
+    let mut worker = Worker::new(params.clone(), publisher);
+    let view = worker.view();
+    worker.activated(Some(captured()), RATE);
+    worker.start().unwrap();
+    assert!(run_job(&worker, &view, None).starts_with("wrote"), "{}", view.message());
+    // A long job; meanwhile the host re-activates at another rate, and the
+    // activation reports the discarded capture (as `Gmsdi::activate` does).
+    params.state.update(|s| s.settings.overrides.set("steps", gmsdi_engine::settings::Value::Count(5000)).unwrap());
+    worker.request_generate();
+    let started = Instant::now();
+    while view.code() != Code::Busy {
+        assert!(started.elapsed() < Duration::from_secs(30), "the job did not start");
+        std::thread::sleep(Duration::from_millis(2));
+    }
+    worker.report(Code::Idle, "the captured audio was discarded".into());
+    worker.activated(None, 48_000);
+    let waiting = Instant::now();
+    worker.wait_for_restore(Duration::from_secs(10));
+    assert!(waiting.elapsed() < Duration::from_secs(1), "activate waited {:?}", waiting.elapsed());
+    view.cancel();
+}

@@ -86,7 +86,10 @@ impl Thread {
         }
         self.shared.status.set_progress(None);
         self.shared.status.set(Code::Busy, "running the job");
-        match self.job() {
+        self.shared.job_running.store(true, Ordering::Release);
+        let outcome = self.job();
+        self.shared.job_running.store(false, Ordering::Release);
+        match outcome {
             Ok(message) => self.shared.report(Code::Done, message),
             Err(PluginError::Cancelled) => self.shared.report(Code::Idle, "job cancelled".into()),
             Err(e) if self.shared.cancel.load(Ordering::Acquire) => {
