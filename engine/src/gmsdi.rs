@@ -120,6 +120,29 @@ fn base_drift<'a>(x: &'a [f32], denoised: &'a [f32], sigma: f32) -> impl Iterato
     x.iter().zip(denoised).map(move |(x, d)| (x - d) / sigma)
 }
 
+/// Each variable's guided prior drift `(x − D*) / σ`, variable k under
+/// `conditions[k]`, after re-noising the known prefix (if continuing).
+fn prior_drift(
+    guide: &mut Guide,
+    conditions: &[&Condition],
+    prefix: Option<&Prefix>,
+    x: &mut [f32],
+    sigma: f32,
+    rng: &mut Rng,
+) -> Result<Vec<f32>> {
+    let n = guide.var_len();
+    if let Some(p) = prefix {
+        p.apply(x, n, guide.frames, sigma, rng);
+    }
+    let inputs: Vec<(&[f32], &Condition)> = conditions.iter().enumerate().map(|(k, &c)| (slot(x, k, n), c)).collect();
+    let denoised = guide.denoise(&inputs, sigma)?;
+    let mut d = Vec::with_capacity(x.len());
+    for (k, den) in denoised.iter().enumerate() {
+        d.extend(base_drift(slot(x, k, n), den, sigma));
+    }
+    Ok(d)
+}
+
 /// Total and partial generation (eq. 10–12). State: the generated
 /// variables (stems or blocks of a partition) followed by the mixture y.
 pub struct Generation<'a> {
@@ -173,20 +196,8 @@ impl Drift for Generation<'_> {
     /// The prior part: each variable's guided score. The likelihood pulls
     /// between the variables and the mixture are in [`Generation::relax`].
     fn drift(&mut self, x: &mut [f32], sigma: f32, rng: &mut Rng) -> Result<Vec<f32>> {
-        let n = self.guide.var_len();
-        let j = self.sources.len();
-        if let Some(p) = &self.prefix {
-            p.apply(x, n, self.guide.frames, sigma, rng);
-        }
-        let mut inputs: Vec<(&[f32], &Condition)> =
-            self.sources.iter().enumerate().map(|(k, c)| (slot(x, k, n), c)).collect();
-        inputs.push((slot(x, j, n), &self.mix));
-        let denoised = self.guide.denoise(&inputs, sigma)?;
-        let mut d = Vec::with_capacity(x.len());
-        for (k, den) in denoised.iter().enumerate() {
-            d.extend(base_drift(slot(x, k, n), den, sigma));
-        }
-        Ok(d)
+        let conditions: Vec<&Condition> = self.sources.iter().chain([&self.mix]).collect();
+        prior_drift(&mut self.guide, &conditions, self.prefix.as_ref(), x, sigma, rng)
     }
 
     /// The likelihood pulls of eq. 10–12, `∓ (y − m) / (γ²σ)` with γ = c·σ,
@@ -228,18 +239,8 @@ pub struct Heard<'a> {
 
 impl Drift for Heard<'_> {
     fn drift(&mut self, x: &mut [f32], sigma: f32, rng: &mut Rng) -> Result<Vec<f32>> {
-        let n = self.guide.var_len();
-        if let Some(p) = &self.prefix {
-            p.apply(x, n, self.guide.frames, sigma, rng);
-        }
-        let inputs: Vec<(&[f32], &Condition)> =
-            self.sources.iter().enumerate().map(|(k, c)| (slot(x, k, n), c)).collect();
-        let denoised = self.guide.denoise(&inputs, sigma)?;
-        Ok(denoised
-            .iter()
-            .enumerate()
-            .flat_map(|(k, den)| base_drift(slot(x, k, n), den, sigma).collect::<Vec<_>>())
-            .collect())
+        let conditions: Vec<&Condition> = self.sources.iter().collect();
+        prior_drift(&mut self.guide, &conditions, self.prefix.as_ref(), x, sigma, rng)
     }
 }
 

@@ -59,21 +59,28 @@ fn fixture() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../models/fixtures/gaussian")
 }
 
-#[test]
-fn twenty_jobs_cancelled_at_random_points_leak_nothing() {
-    let out = tempfile::tempdir().unwrap();
+/// A started worker on the fixture model, writing into `out`, with two
+/// seconds captured and a first job done (it loads the model and starts
+/// ONNX Runtime's threads); with the reader of the results it publishes.
+fn started(out: &Path) -> (Arc<GmsdiParams>, Worker, WorkerView, playback::Reader) {
     let params = Arc::new(GmsdiParams::default());
     params.state.update(|s| {
         s.model_dir = Some(fixture());
-        s.output_dir = Some(out.path().to_path_buf());
+        s.output_dir = Some(out.to_path_buf());
     });
-    let (publisher, _reader) = playback::channel();
+    let (publisher, reader) = playback::channel();
     let mut worker = Worker::new(params.clone(), publisher);
     let view = worker.view();
     worker.activated(Some(captured()), RATE);
     worker.start().unwrap();
-    // A first job loads the model and starts ONNX Runtime's threads.
     assert!(run_job(&worker, &view, None).starts_with("wrote"), "{}", view.message());
+    (params, worker, view, reader)
+}
+
+#[test]
+fn twenty_jobs_cancelled_at_random_points_leak_nothing() {
+    let out = tempfile::tempdir().unwrap();
+    let (params, worker, view, _reader) = started(out.path());
     let (threads_before, memory_before) = (threads(), resident_mb());
     let mut seed = 12_345u64;
     let (mut finished, mut cancelled) = (0, 0);
@@ -113,17 +120,7 @@ fn twenty_jobs_cancelled_at_random_points_leak_nothing() {
 #[test]
 fn an_activation_while_a_job_runs_does_not_wait_for_the_restore() {
     let out = tempfile::tempdir().unwrap();
-    let params = Arc::new(GmsdiParams::default());
-    params.state.update(|s| {
-        s.model_dir = Some(fixture());
-        s.output_dir = Some(out.path().to_path_buf());
-    });
-    let (publisher, _reader) = playback::channel();
-    let mut worker = Worker::new(params.clone(), publisher);
-    let view = worker.view();
-    worker.activated(Some(captured()), RATE);
-    worker.start().unwrap();
-    assert!(run_job(&worker, &view, None).starts_with("wrote"), "{}", view.message());
+    let (params, worker, view, _reader) = started(out.path());
     // A long job; meanwhile the host re-activates at another rate, and the
     // activation reports the discarded capture (as `Gmsdi::activate` does).
     params.state.update(|s| s.settings.overrides.set("steps", gmsdi_engine::settings::Value::Count(5000)).unwrap());
