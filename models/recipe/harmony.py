@@ -43,11 +43,6 @@ MIDI = np.arange(24, 68)  # C1 (32.7 Hz) … G4 (392 Hz): the bass register, 30�
 WINDOW_Q = 2.0 / (2 ** (1 / 12) - 1)  # Hann of 2·Q periods: its first zero is one semitone away
 LOW_HZ = 300.0
 AUDIBLE = 0.1  # a bar counts if its bass energy is ≥ 10 % of the mean bar's
-# songs.py builds chords on abstract pitch classes (key 0…11) but renders the bass from MIDI 28
-# (E1) and the strummed / power / arpeggiated guitar from 52 (E3), the piano from 60 (C4): bass
-# and guitar sound a major third above the piano (the guitar "riff" pattern and the piano's
-# melody use the piano's key). The metric follows the bass and guitar: chords + 4 semitones.
-RENDER_SHIFT = 28 % 12
 
 
 # ---------------------------------------------------------------- the songs' bars
@@ -57,7 +52,6 @@ def song_bars(seed):
     """The song dict and its bars: {"start", "end" (s), "chord" (pitch-class sets), "root"}.
 
     Replays songs.make_song(seed) and records each bar's chord_pcs call (one per bar, in order).
-    The chords are transposed by RENDER_SHIFT, as the bass and the guitar play them.
     """
     chords = []
     orig = songs.chord_pcs
@@ -75,8 +69,8 @@ def song_bars(seed):
     bar_s = (3 if song["style"] == "waltz" else 4) * 60.0 / song["tempo"]
     start = np.arange(len(chords)) * bar_s
     return song, {"start": start, "end": start + bar_s,
-                  "chord": [sorted({(p + RENDER_SHIFT) % 12 for p in c}) for c in chords],
-                  "root": [(c[0] + RENDER_SHIFT) % 12 for c in chords]}
+                  "chord": [sorted({p % 12 for p in c}) for c in chords],
+                  "root": [c[0] % 12 for c in chords]}
 
 
 def on_chord(notes, bars, t0=0.0, t1=np.inf):

@@ -74,7 +74,7 @@ def make_song(seed):
             last_bar = b == bars_per_section - 1
             # bass: follows the chord root
             if sec["bass"]:
-                base = 28 + (root % 12)  # E1..D#2
+                base = 28 + (root - 28) % 12  # E1..D#2, pitch class = the chord's root
                 if base < 33:
                     base += 12
                 if bass_pattern == "root":
@@ -124,7 +124,7 @@ def make_song(seed):
                         add("drums", beats - 2 + k / 4, 0.2, tom, 95)
             # guitar
             if sec["guitar"]:
-                g0 = 52 + (root % 12)
+                g0 = 52 + (root - 52) % 12  # E3..D#4, pitch class = the chord's root
                 voicing = [g0 + (p - root) for p in pcs] + [g0 + 12]
                 if guitar_pattern == "strum":
                     for k in range(beats):
