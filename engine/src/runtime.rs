@@ -122,6 +122,7 @@ pub fn environment(search_dir: Option<&Path>) -> Result<&'static Environment> {
             ));
         };
         let found = std::path::absolute(found).unwrap_or_else(|_| found.clone());
+        preload_dependencies(&found);
         let builder = ort::init_from(&found).map_err(|e| format!("cannot load {}: {e}", found.display()))?;
         let env = builder
             .with_name("gmsdi")
@@ -134,6 +135,34 @@ pub fn environment(search_dir: Option<&Path>) -> Result<&'static Environment> {
         Err(msg) => Err(EngineError::Runtime(msg.clone())),
     }
 }
+
+/// Libraries the ONNX Runtime builds ship beside `onnxruntime.dll`.
+#[cfg(windows)]
+const DEPENDENCIES: &[&str] = &["onnxruntime_providers_shared.dll", "DirectML.dll"];
+
+/// Loads, by absolute path, the libraries found beside the ONNX Runtime
+/// library that it depends on. Windows looks for a DLL's dependencies beside
+/// the host's executable and in the system folders, not beside the DLL, and
+/// takes one already loaded under the same name: loaded first, ours are the
+/// ones used (not an old `DirectML.dll` in System32). They stay loaded, as
+/// ONNX Runtime does.
+#[cfg(windows)]
+fn preload_dependencies(library: &Path) {
+    for name in DEPENDENCIES {
+        let path = library.with_file_name(name);
+        if path.is_file() {
+            // SAFETY: a library of the ONNX Runtime build we ship; its initialisers are the vendor's.
+            if let Ok(lib) = unsafe { libloading::Library::new(&path) } {
+                std::mem::forget(lib);
+            }
+        }
+    }
+}
+
+/// Elsewhere the loader finds ONNX Runtime's dependencies by its own rules
+/// (`$ORIGIN`-relative paths in the wheels' libraries).
+#[cfg(not(windows))]
+fn preload_dependencies(_library: &Path) {}
 
 /// Path of the loaded library, if loaded.
 pub fn loaded_library() -> Option<PathBuf> {
@@ -158,7 +187,9 @@ pub fn open_session(path: &Path, options: &RuntimeOptions) -> Result<OpenedSessi
         match build(env, path, options, true) {
             Ok(session) => return Ok(OpenedSession { session, provider: options.provider, warning: None }),
             Err(e) => {
-                let warning = format!("{} is not available ({e}); running on the CPU", options.provider);
+                // ONNX Runtime's reasons can span lines (DirectML's do): one line for the report.
+                let reason = e.to_string().split_whitespace().collect::<Vec<_>>().join(" ");
+                let warning = format!("{} is not available ({reason}); running on the CPU", options.provider);
                 let session = build(env, path, options, false)?;
                 return Ok(OpenedSession { session, provider: Provider::Cpu, warning: Some(warning) });
             }

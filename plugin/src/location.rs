@@ -1,5 +1,6 @@
-//! Where things are: the plugin's own binary (via `dladdr`), the model
-//! shipped next to it, and the output folder.
+//! Where things are: the plugin's own binary (`dladdr` on Unix,
+//! `GetModuleHandleExW` on Windows), the model shipped next to it, and the
+//! output folder.
 
 use std::path::PathBuf;
 
@@ -27,8 +28,45 @@ pub fn binary_dir() -> Option<PathBuf> {
     path.parent().map(PathBuf::from)
 }
 
-/// The folder holding this plugin's binary (not known on this platform yet).
-#[cfg(not(unix))]
+/// The folder holding this plugin's binary (not the host's executable): the
+/// module that contains this function's code, by address.
+#[cfg(windows)]
+pub fn binary_dir() -> Option<PathBuf> {
+    use std::os::windows::ffi::OsStringExt;
+    use windows_sys::Win32::Foundation::HMODULE;
+    use windows_sys::Win32::System::LibraryLoader::{
+        GetModuleFileNameW, GetModuleHandleExW, GET_MODULE_HANDLE_EX_FLAG_FROM_ADDRESS,
+        GET_MODULE_HANDLE_EX_FLAG_UNCHANGED_REFCOUNT,
+    };
+    let mut module: HMODULE = std::ptr::null_mut();
+    let flags = GET_MODULE_HANDLE_EX_FLAG_FROM_ADDRESS | GET_MODULE_HANDLE_EX_FLAG_UNCHANGED_REFCOUNT;
+    let addr = binary_dir as *const () as *const u16;
+    // SAFETY: with FROM_ADDRESS the name argument is an address inside a module; the
+    // reference count is left alone, so nothing needs to be freed.
+    if unsafe { GetModuleHandleExW(flags, addr, &mut module) } == 0 {
+        return None;
+    }
+    // Long paths: grow the buffer until the name fits.
+    let mut buf = vec![0u16; 512];
+    loop {
+        // SAFETY: the buffer is valid for `buf.len()` UTF-16 units.
+        let len = unsafe { GetModuleFileNameW(module, buf.as_mut_ptr(), buf.len() as u32) } as usize;
+        if len == 0 {
+            return None;
+        }
+        if len < buf.len() {
+            let path = PathBuf::from(std::ffi::OsString::from_wide(&buf[..len]));
+            return path.parent().map(PathBuf::from);
+        }
+        if buf.len() >= 1 << 15 {
+            return None;
+        }
+        buf.resize(buf.len() * 2, 0);
+    }
+}
+
+/// The folder holding this plugin's binary (not known on this platform).
+#[cfg(not(any(unix, windows)))]
 pub fn binary_dir() -> Option<PathBuf> {
     None
 }
@@ -44,15 +82,11 @@ pub fn model_candidates(from_state: Option<PathBuf>) -> Vec<PathBuf> {
 }
 
 /// The output folder: the state's, `GMSDI_OUTPUT_DIR`, or `GMSDI` in the
-/// user's documents (home on Linux).
+/// user's home on Linux and in their Documents folder elsewhere (where the
+/// system says it is: on Windows it may be moved, e.g. to OneDrive).
 pub fn output_dir(from_state: Option<PathBuf>) -> PathBuf {
     from_state.or_else(|| std::env::var_os(OUTPUT_ENV).map(PathBuf::from)).unwrap_or_else(|| {
-        let home = std::env::var_os(if cfg!(windows) { "USERPROFILE" } else { "HOME" })
-            .map_or_else(std::env::temp_dir, PathBuf::from);
-        if cfg!(target_os = "linux") {
-            home.join("GMSDI")
-        } else {
-            home.join("Documents").join("GMSDI")
-        }
+        let documents = if cfg!(target_os = "linux") { dirs::home_dir() } else { dirs::document_dir() };
+        documents.unwrap_or_else(std::env::temp_dir).join("GMSDI")
     })
 }

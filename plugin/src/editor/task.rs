@@ -211,6 +211,9 @@ fn widget(ui: &mut Ui, label: Id, spec: &Spec, current: Option<Value>, model: &M
     }
 }
 
+/// The execution providers offered: DirectML exists on Windows only.
+const PROVIDERS: &[&str] = if cfg!(windows) { &["cpu", "directml", "cuda"] } else { &["cpu", "cuda"] };
+
 /// The plugin's own rows: length of a total generation, provider, monitor.
 fn plugin_rows(ui: &mut Ui, frame: &mut Frame, choice: TaskChoice) {
     let params = frame.params;
@@ -224,7 +227,7 @@ fn plugin_rows(ui: &mut Ui, frame: &mut Frame, choice: TaskChoice) {
 
     let label = row_label(ui, "Runs on", "Execution provider; falls back to the CPU with a warning if it cannot start");
     let current = frame.state.provider.clone().unwrap_or_else(|| "cpu".into());
-    if let Some(v) = choose(ui, label, "provider", &current, &["cpu", "cuda", "directml"]) {
+    if let Some(v) = choose(ui, label, "provider", &current, PROVIDERS) {
         frame.state.provider = Some(v.into());
     }
     ui.end_row();
