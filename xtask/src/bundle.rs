@@ -5,19 +5,30 @@
 
 use std::path::{Path, PathBuf};
 
+use crate::ort_lib::{OrtFiles, Platform};
+
 /// The plugin's package name.
 const PACKAGE: &str = "gmsdi-plugin";
 /// Folder name the plugin looks for (see plugin/src/location.rs).
 const MODEL_DIR: &str = "gmsdi-model";
 
-/// Builds the bundles into `target/bundled/` with `args` (e.g. `--release`)
-/// passed to cargo, then adds the ONNX Runtime library and the model.
-pub fn bundle(root: &Path, ort_lib: &Path, args: &[String]) -> Result<(), String> {
+/// Builds the bundles with `args` (e.g. `--release`, `--target
+/// x86_64-pc-windows-gnu`) passed to cargo, then adds the ONNX Runtime files
+/// and the model. They land in `target/bundled/`, or for another platform
+/// than this machine's in `target/bundled/<os>-<arch>/` (nice-plug-xtask
+/// writes every target's into `bundled/`; a cross build's are moved out so
+/// they never mix with this machine's).
+pub fn bundle(root: &Path, ort: &OrtFiles, platform: &Platform, args: &[String]) -> Result<(), String> {
     let mut xtask_args = vec!["bundle".to_string(), PACKAGE.to_string()];
     xtask_args.extend(args.iter().cloned());
     nice_plug_xtask::main_with_args("cargo xtask", xtask_args).map_err(|e| format!("{e:#}"))?;
     // nice-plug-xtask honours CARGO_TARGET_DIR (relative to the workspace root).
     let bundled = crate::target_dir(root).join("bundled");
+    let out = if *platform == Platform::host() {
+        bundled.clone()
+    } else {
+        bundled.join(format!("{}-{}", platform.os, platform.arch))
+    };
     let model = default_model(root)?;
 
     // CLAP: on macOS a bundle folder; elsewhere one file, moved into a
@@ -26,27 +37,55 @@ pub fn bundle(root: &Path, ort_lib: &Path, args: &[String]) -> Result<(), String
     let clap_binary_dir = if clap.is_dir() {
         clap.join("Contents").join("MacOS")
     } else {
-        let folder = bundled.join(format!("{PACKAGE}-clap"));
+        let folder = out.join(format!("{PACKAGE}-clap"));
         recreate(&folder)?;
         let to = folder.join(format!("{PACKAGE}.clap"));
         std::fs::rename(&clap, &to).map_err(|e| format!("cannot move {}: {e}", clap.display()))?;
         folder
     };
-    complete(&clap_binary_dir, ort_lib, &model)?;
+    complete(&clap_binary_dir, ort, &model)?;
 
-    let vst3 = bundled.join(format!("{PACKAGE}.vst3")).join("Contents");
-    let vst3_binary_dir = std::fs::read_dir(&vst3)
-        .map_err(|e| format!("cannot read {}: {e}", vst3.display()))?
-        .filter_map(Result::ok)
-        .map(|e| e.path())
-        .find(|p| p.is_dir() && p.file_name().is_some_and(|n| n != "Resources"))
-        .ok_or_else(|| format!("no binary folder in {}", vst3.display()))?;
-    copy_ort(&vst3_binary_dir, ort_lib)?;
+    let built = bundled.join(format!("{PACKAGE}.vst3"));
+    let vst3 = out.join(format!("{PACKAGE}.vst3")).join("Contents");
+    let arch_dir = vst3_arch_dir(platform);
+    if out != bundled {
+        recreate(&vst3)?;
+        let from = built.join("Contents").join(&arch_dir);
+        std::fs::rename(&from, vst3.join(&arch_dir)).map_err(|e| format!("cannot move {}: {e}", from.display()))?;
+        remove_if_no_binaries(&built)?;
+    }
+    let vst3_binary_dir = vst3.join(&arch_dir);
+    if !vst3_binary_dir.is_dir() {
+        return Err(format!("no binary folder {} in {}", arch_dir, vst3.display()));
+    }
+    copy_ort(&vst3_binary_dir, ort)?;
     let resources = vst3.join("Resources");
     std::fs::create_dir_all(&resources).map_err(|e| e.to_string())?;
     copy_model(&model, &resources.join(MODEL_DIR))?;
-    eprintln!("xtask: bundles ready in {}", bundled.display());
+    eprintln!("xtask: bundles ready in {}", out.display());
     Ok(())
+}
+
+/// The folder of a VST3 bundle's `Contents/` that holds the binary for
+/// `platform` (the VST3 bundle format's names).
+fn vst3_arch_dir(platform: &Platform) -> String {
+    match platform.os.as_str() {
+        "windows" => format!("{}-win", platform.arch),
+        "macos" => "MacOS".to_string(),
+        _ => format!("{}-linux", platform.arch),
+    }
+}
+
+/// Removes a VST3 bundle left without any platform's binary folder.
+fn remove_if_no_binaries(vst3: &Path) -> Result<(), String> {
+    let contents = vst3.join("Contents");
+    let has_binaries = std::fs::read_dir(&contents)
+        .map(|entries| entries.filter_map(Result::ok).any(|e| e.path().is_dir() && e.file_name() != "Resources"))
+        .unwrap_or(false);
+    if has_binaries {
+        return Ok(());
+    }
+    std::fs::remove_dir_all(vst3).map_err(|e| format!("cannot remove {}: {e}", vst3.display()))
 }
 
 /// The model to ship: `models/default` if present, else the analytic fixture.
@@ -66,16 +105,20 @@ fn recreate(dir: &Path) -> Result<(), String> {
 }
 
 /// ONNX Runtime library and model next to the plugin binary.
-fn complete(binary_dir: &Path, ort_lib: &Path, model: &Path) -> Result<(), String> {
-    copy_ort(binary_dir, ort_lib)?;
+fn complete(binary_dir: &Path, ort: &OrtFiles, model: &Path) -> Result<(), String> {
+    copy_ort(binary_dir, ort)?;
     copy_model(model, &binary_dir.join(MODEL_DIR))
 }
 
 /// Copies the ONNX Runtime library (a link resolved) into `to` under the
-/// name the engine looks for, with its licence files.
-fn copy_ort(to: &Path, ort_lib: &Path) -> Result<(), String> {
-    let name = ort_lib.file_name().ok_or("ONNX Runtime library path has no file name")?;
-    std::fs::copy(ort_lib, to.join(name)).map_err(|e| format!("cannot copy {}: {e}", ort_lib.display()))?;
+/// name the engine looks for, with the libraries it depends on and its
+/// licence files.
+fn copy_ort(to: &Path, ort: &OrtFiles) -> Result<(), String> {
+    let ort_lib = &ort.library;
+    for file in std::iter::once(ort_lib).chain(&ort.extra) {
+        let name = file.file_name().ok_or("ONNX Runtime file path has no file name")?;
+        std::fs::copy(file, to.join(name)).map_err(|e| format!("cannot copy {}: {e}", file.display()))?;
+    }
     for notice in ["LICENSE", "ThirdPartyNotices.txt"] {
         let from = ort_lib.with_file_name(notice);
         if from.is_file() {

@@ -61,6 +61,16 @@ pub const PYTHON_VENV: Group = Group {
     tests: "the VST3 and Ardour host tests (tests/vst3, tests/ardour)",
 };
 
+/// MinGW-w64's linker and Wine, for the Windows tests (cross-built here,
+/// run under Wine; Debian's `wine64` keeps its binary off PATH).
+pub const WINDOWS: Group = Group {
+    what: "the MinGW-w64 linker and Wine",
+    packages: &["gcc-mingw-w64-x86-64", "wine64"],
+    probe: "x86_64-w64-mingw32-gcc",
+    why: "the Windows plugin and CLI are cross-built with MinGW-w64 and tested under Wine",
+    tests: "the Windows tests under Wine",
+};
+
 /// How packages can be installed on this machine.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Installer {
@@ -176,6 +186,11 @@ pub struct Switches {
     /// `GMSDI_ARDOUR_REQUIRED=1`: the Ardour session test fails where it
     /// would skip.
     pub ardour_required: bool,
+    /// `GMSDI_SKIP_WINDOWS=1`: leave out the Windows tests under Wine.
+    pub skip_windows: bool,
+    /// `GMSDI_WINDOWS_REQUIRED=1`: the Windows tests fail where they would
+    /// skip (no MinGW-w64, Wine or Rust's Windows target to be had).
+    pub windows_required: bool,
 }
 
 impl Switches {
@@ -186,6 +201,8 @@ impl Switches {
             skip_gui: on("GMSDI_SKIP_GUI"),
             skip_ardour: on("GMSDI_SKIP_ARDOUR"),
             ardour_required: on("GMSDI_ARDOUR_REQUIRED"),
+            skip_windows: on("GMSDI_SKIP_WINDOWS"),
+            windows_required: on("GMSDI_WINDOWS_REQUIRED"),
         }
     }
 }
@@ -296,7 +313,7 @@ mod tests {
         assert_eq!(needed(all, true, false, |_| false), [&XVFB, &ARDOUR]);
         assert_eq!(needed(all, true, false, |name| name == "Xvfb"), [&ARDOUR]);
         assert_eq!(needed(all, true, true, |_| false), [&ARDOUR], "a $DISPLAY needs no Xvfb");
-        let quick = Switches { skip_gui: true, skip_ardour: true, ardour_required: false };
+        let quick = Switches { skip_gui: true, skip_ardour: true, ..Switches::default() };
         assert!(needed(quick, true, false, |_| false).is_empty());
         assert!(needed(all, false, false, |_| false).is_empty(), "only Linux installs");
     }

@@ -1,9 +1,9 @@
 //! Project tasks, run as `cargo xtask <command>`.
 //!
 //! Commands:
-//! - `setup` (alias `setup-ort`) `[--provider cpu|cuda|directml]`: fetch the
-//!   pinned ONNX Runtime wheel from PyPI, verify its hash and extract the
-//!   shared library into `target/onnxruntime/`.
+//! - `setup` (alias `setup-ort`) `[--provider cpu|cuda|directml] [--target
+//!   TRIPLE]`: fetch the pinned ONNX Runtime wheel from PyPI, verify its hash
+//!   and extract the shared library into `target/onnxruntime/`.
 //! - `demo`: the README's demo (setup, then the CLI on the example audio).
 //! - `test`: the README's test command. Sets up what its tests need: the
 //!   ONNX Runtime library, missing system packages (Xvfb and Mesa for the
@@ -12,11 +12,13 @@
 //!   skip) and the host tests' Python packages in `target/venv`. Then runs
 //!   `cargo test --workspace`, builds the debug bundles and tests the VST3
 //!   bundle in real hosts (`pytest tests/vst3 tests/ardour`, the venv's
-//!   Python), and ends with a summary of every suite and a total line.
-//!   `GMSDI_SKIP_GUI=1` / `GMSDI_SKIP_ARDOUR=1` leave out the editor / Ardour
-//!   test.
-//! - `bundle [cargo args]`: the plugin's CLAP and VST3 bundles in
-//!   `target/bundled/`, with the ONNX Runtime library and the default model.
+//!   Python), then the Windows build under Wine (MinGW-w64, Wine and Rust's
+//!   Windows target installed when missing), and ends with a summary of every
+//!   suite and a total line. `GMSDI_SKIP_GUI=1` / `GMSDI_SKIP_ARDOUR=1` /
+//!   `GMSDI_SKIP_WINDOWS=1` leave out the editor / Ardour / Windows tests.
+//! - `bundle [--provider P] [cargo args]`: the plugin's CLAP and VST3 bundles
+//!   in `target/bundled/`, with the ONNX Runtime library and the default
+//!   model; `--target x86_64-pc-windows-gnu` cross-builds the Windows ones.
 //! - `nice-plug-patch [--check]`: rebuild (or check) `third_party/nice-plug`,
 //!   the published nice-plug crate plus `third_party/nice-plug.patch`.
 
@@ -28,20 +30,23 @@ mod tasks;
 mod tee;
 mod vendor_patch;
 mod venv;
+mod windows;
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
-use ort_lib::Provider;
+use ort_lib::{Platform, Provider};
 
 const USAGE: &str = "\
 usage: cargo xtask <command> [options]
 
 commands:
-  setup, setup-ort [--provider cpu|cuda|directml]
+  setup, setup-ort [--provider cpu|cuda|directml] [--target TRIPLE]
       Download the pinned ONNX Runtime wheel from PyPI (via pip), verify its
       sha256 and extract the shared library into target/onnxruntime/
-      (cuda: target/onnxruntime/cuda/, directml: target/onnxruntime/directml/).
+      (cuda: target/onnxruntime/cuda/, directml: target/onnxruntime/directml/;
+      for another platform's TRIPLE under target/onnxruntime/<os>-<arch>/,
+      e.g. windows-x86_64/directml/). DirectML is Windows only.
       Prints the absolute path of the library as its last line.
   demo
       Set up, then generate a bass line under assets/example/guitar.wav and
@@ -56,16 +61,26 @@ commands:
       (made on first use, made again when that file changes).
       Tests: cargo test --workspace, the bundles (debug), then the VST3 bundle
       in dawdreamer, pedalboard and a headless Ardour session (the venv's
-      python -m pytest tests/vst3 tests/ardour). Ends with passed / failed /
-      skipped per suite and a total line; fails if any suite failed.
+      python -m pytest tests/vst3 tests/ardour), then the Windows bundles
+      cross-built (debug; gcc-mingw-w64-x86-64 and wine64 installed with
+      apt-get, rustup target add x86_64-pc-windows-gnu, when missing) and
+      under Wine the CLI's tests and the CLAP host test of the bundled plugin.
+      Ends with passed / failed / skipped per suite and a total line; fails
+      if any suite failed.
       Quick run: GMSDI_SKIP_GUI=1 leaves out the editor test,
-      GMSDI_SKIP_ARDOUR=1 the Ardour session test. GMSDI_ARDOUR_REQUIRED=1
-      makes the Ardour test fail where it would skip (CI).
-  bundle [--release] [other cargo build options]
+      GMSDI_SKIP_ARDOUR=1 the Ardour session test, GMSDI_SKIP_WINDOWS=1 the
+      Windows tests. GMSDI_ARDOUR_REQUIRED=1 / GMSDI_WINDOWS_REQUIRED=1 make
+      the Ardour / Windows tests fail where they would skip (CI).
+  bundle [--provider cpu|cuda|directml] [--release] [--target TRIPLE]
+         [other cargo build options]
       Set up, then build the plugin and write target/bundled/gmsdi-plugin.vst3
       and target/bundled/gmsdi-plugin-clap/gmsdi-plugin.clap (gmsdi-plugin.clap
-      bundle on macOS), each with the ONNX Runtime library next to the plugin
-      binary and the default model (models/default, else the test fixture).
+      bundle on macOS), each with the ONNX Runtime library of the provider
+      (default cpu) next to the plugin binary and the default model
+      (models/default, else the test fixture). With --target
+      x86_64-pc-windows-gnu (rustup target add x86_64-pc-windows-gnu; the
+      linker from gcc-mingw-w64-x86-64) the Windows bundles, with the Windows
+      ONNX Runtime (--provider directml: the DirectML build and DirectML.dll).
   nice-plug-patch [--check]
       Rebuild third_party/nice-plug as the published nice-plug crate (fetched
       by cargo, sha256 checked) plus third_party/nice-plug.patch; with --check,
@@ -75,10 +90,10 @@ commands:
 
 /// A parsed command line.
 enum Command {
-    Setup { provider: Provider },
+    Setup { provider: Provider, platform: Platform },
     Demo,
     Test,
-    Bundle { args: Vec<String> },
+    Bundle { provider: Provider, platform: Platform, args: Vec<String> },
     NicePlugPatch { check: bool },
     Help,
 }
@@ -97,22 +112,22 @@ fn main() -> ExitCode {
             println!("{USAGE}");
             Ok(())
         }
-        Command::Setup { provider } => workspace_root().and_then(|root| {
-            let lib = ort_lib::setup(&root.join("target").join("onnxruntime"), provider)?;
-            println!("{}", lib.display());
+        Command::Setup { provider, platform } => workspace_root().and_then(|root| {
+            let ort = ort_lib::setup(&root.join("target").join("onnxruntime"), provider, &platform)?;
+            println!("{}", ort.library.display());
             Ok(())
         }),
-        Command::Bundle { args } => workspace_root().and_then(|root| {
-            let lib = ort_lib::setup(&root.join("target").join("onnxruntime"), Provider::Cpu)?;
-            bundle::bundle(&root, &lib, &args)
+        Command::Bundle { provider, platform, args } => workspace_root().and_then(|root| {
+            let ort = ort_lib::setup(&root.join("target").join("onnxruntime"), provider, &platform)?;
+            bundle::bundle(&root, &ort, &platform, &args)
         }),
         Command::NicePlugPatch { check } => workspace_root().and_then(|root| vendor_patch::run(&root, check)),
         Command::Demo | Command::Test => workspace_root().and_then(|root| {
-            let lib = ort_lib::setup(&root.join("target").join("onnxruntime"), Provider::Cpu)?;
+            let ort = ort_lib::setup(&root.join("target").join("onnxruntime"), Provider::Cpu, &Platform::host())?;
             if matches!(command, Command::Demo) {
-                tasks::demo(&root, &lib)
+                tasks::demo(&root, &ort.library)
             } else {
-                tasks::test(&root, &lib)
+                tasks::test(&root, &ort)
             }
         }),
     };
@@ -134,29 +149,57 @@ fn parse_args(args: &[String]) -> Result<Command, String> {
         "help" | "-h" | "--help" => Ok(Command::Help),
         "demo" if rest.is_empty() => Ok(Command::Demo),
         "test" if rest.is_empty() => Ok(Command::Test),
-        "bundle" => Ok(Command::Bundle { args: rest.to_vec() }),
+        "bundle" => {
+            let (provider, triple, args) = ort_options(rest, true)?;
+            let platform = triple.map_or_else(|| Ok(Platform::host()), |t| Platform::from_triple(&t))?;
+            Ok(Command::Bundle { provider, platform, args })
+        }
         "nice-plug-patch" => match rest {
             [] => Ok(Command::NicePlugPatch { check: false }),
             [flag] if flag == "--check" => Ok(Command::NicePlugPatch { check: true }),
             _ => Err(format!("usage: nice-plug-patch [--check], got {}", rest.join(" "))),
         },
         "setup" | "setup-ort" => {
-            let mut provider = Provider::Cpu;
-            let mut it = rest.iter();
-            while let Some(arg) = it.next() {
-                let value = if let Some(v) = arg.strip_prefix("--provider=") {
-                    v
-                } else if arg == "--provider" {
-                    it.next().ok_or("--provider needs a value")?
-                } else {
-                    return Err(format!("unknown option for {name}: {arg}"));
-                };
-                provider = value.parse()?;
+            let (provider, triple, others) = ort_options(rest, false)?;
+            if let Some(arg) = others.first() {
+                return Err(format!("unknown option for {name}: {arg}"));
             }
-            Ok(Command::Setup { provider })
+            let platform = triple.map_or_else(|| Ok(Platform::host()), |t| Platform::from_triple(&t))?;
+            Ok(Command::Setup { provider, platform })
         }
         other => Err(format!("unknown command: {other}")),
     }
+}
+
+/// Takes `--provider P` and `--target T` (either as `--name=value`) out of
+/// `args`: the provider (cpu unless given), the target, and the other
+/// arguments, with `--target` among them when `keep_target` (cargo needs it).
+fn ort_options(args: &[String], keep_target: bool) -> Result<(Provider, Option<String>, Vec<String>), String> {
+    let (mut provider, mut target, mut others) = (Provider::Cpu, None, Vec::new());
+    let mut it = args.iter();
+    while let Some(arg) = it.next() {
+        let (name, inline) = match arg.split_once('=') {
+            Some((name, value)) => (name, Some(value.to_string())),
+            None => (arg.as_str(), None),
+        };
+        if name != "--provider" && name != "--target" {
+            others.push(arg.clone());
+            continue;
+        }
+        let value = match inline {
+            Some(value) => value,
+            None => it.next().ok_or_else(|| format!("{name} needs a value"))?.clone(),
+        };
+        if name == "--provider" {
+            provider = value.parse()?;
+        } else {
+            if keep_target {
+                others.extend(["--target".to_string(), value.clone()]);
+            }
+            target = Some(value);
+        }
+    }
+    Ok((provider, target, others))
 }
 
 /// Finds the workspace root: the parent of this crate's manifest directory
@@ -195,9 +238,9 @@ mod tests {
     #[test]
     fn parses_setup_provider() {
         let parsed = parse_args(&args(&["setup-ort", "--provider", "cuda"]));
-        assert!(matches!(parsed, Ok(Command::Setup { provider: Provider::Cuda })));
+        assert!(matches!(parsed, Ok(Command::Setup { provider: Provider::Cuda, .. })));
         let parsed = parse_args(&args(&["setup"]));
-        assert!(matches!(parsed, Ok(Command::Setup { provider: Provider::Cpu })));
+        assert!(matches!(parsed, Ok(Command::Setup { provider: Provider::Cpu, .. })));
         assert!(parse_args(&args(&["setup", "--provider", "rocm"])).is_err());
         assert!(parse_args(&args(&["setup", "--provider"])).is_err());
     }
@@ -205,7 +248,24 @@ mod tests {
     #[test]
     fn bundle_passes_its_arguments_to_cargo() {
         let parsed = parse_args(&args(&["bundle", "--release"]));
-        assert!(matches!(parsed, Ok(Command::Bundle { args }) if args == ["--release"]));
+        assert!(
+            matches!(parsed, Ok(Command::Bundle { provider: Provider::Cpu, platform, args }) if args == ["--release"] && platform == Platform::host())
+        );
+    }
+
+    #[test]
+    fn bundle_for_windows_keeps_the_target_for_cargo_and_takes_the_provider() {
+        let parsed =
+            parse_args(&args(&["bundle", "--release", "--target=x86_64-pc-windows-gnu", "--provider", "directml"]));
+        let Ok(Command::Bundle { provider, platform, args: cargo_args }) = parsed else {
+            panic!("not a bundle command")
+        };
+        assert_eq!(provider, Provider::DirectMl);
+        assert_eq!(platform, Platform::from_triple("x86_64-pc-windows-gnu").unwrap());
+        assert_eq!(cargo_args, ["--release", "--target", "x86_64-pc-windows-gnu"]);
+        assert!(parse_args(&args(&["bundle", "--target", "wasm32-unknown-unknown"])).is_err());
+        let parsed = parse_args(&args(&["setup", "--target", "x86_64-pc-windows-gnu"]));
+        assert!(matches!(parsed, Ok(Command::Setup { platform, .. }) if platform.os == "windows"));
     }
 
     #[test]

@@ -6,8 +6,10 @@
 //! checked against the value recorded here, and the library (plus licence
 //! files) is extracted from the wheel with the `zip` crate.
 //!
-//! Layout under `target/onnxruntime/` (the CPU build; `cuda/` and
-//! `directml/` subfolders hold the GPU builds):
+//! Layout under `target/onnxruntime/` (the CPU build for this machine;
+//! `cuda/` and `directml/` subfolders hold the GPU builds; another
+//! platform's builds, for cross-built bundles, go under `<os>-<arch>/`, e.g.
+//! `windows-x86_64/` and `windows-x86_64/directml/`):
 //!
 //! ```text
 //! wheels/<wheel file>            downloaded wheels, kept for offline reuse
@@ -91,8 +93,8 @@ const CAPI_DIR: &str = "onnxruntime/capi/";
 const LICENCE_FILES: &[&str] = &["onnxruntime/LICENSE", "onnxruntime/ThirdPartyNotices.txt"];
 
 /// Pinned wheels. `onnxruntime-gpu` stops at 1.31.1 on PyPI (no 1.32.0), and
-/// `onnxruntime-directml` at 1.24.4, older than the 1.31 that ort needs, so
-/// DirectML has no pin.
+/// `onnxruntime-directml` at 1.24.4 (the engine asks ort for ONNX Runtime
+/// 1.24 or newer so that it loads).
 const PINNED: &[PinnedWheel] = &[
     PinnedWheel {
         provider: Provider::Cpu,
@@ -160,7 +162,50 @@ const PINNED: &[PinnedWheel] = &[
         library: "onnxruntime.dll",
         extra: &["onnxruntime_providers_shared.dll", "onnxruntime_providers_cuda.dll"],
     },
+    PinnedWheel {
+        provider: Provider::DirectMl,
+        os: "windows",
+        arch: "x86_64",
+        package: "onnxruntime-directml",
+        version: "1.24.4",
+        file: "onnxruntime_directml-1.24.4-cp311-cp311-win_amd64.whl",
+        sha256: "96642a787e5a6f33bf043521c0f06eb1eb663f6b830e5862a2026d03f9c90543",
+        library: "onnxruntime.dll",
+        extra: &["onnxruntime_providers_shared.dll", "DirectML.dll"],
+    },
 ];
+
+/// The platform a library is for: `std::env::consts` names of its OS and
+/// architecture.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Platform {
+    /// `linux`, `windows` or `macos`.
+    pub os: String,
+    /// `x86_64` or `aarch64`.
+    pub arch: String,
+}
+
+impl Platform {
+    /// The machine this runs on.
+    pub fn host() -> Self {
+        Self { os: std::env::consts::OS.to_string(), arch: std::env::consts::ARCH.to_string() }
+    }
+
+    /// The platform of a Rust target triple (`x86_64-pc-windows-gnu`).
+    pub fn from_triple(triple: &str) -> Result<Self, String> {
+        let arch = triple.split('-').next().unwrap_or_default();
+        let os = if triple.contains("-windows") {
+            "windows"
+        } else if triple.contains("-apple-darwin") {
+            "macos"
+        } else if triple.contains("-linux") {
+            "linux"
+        } else {
+            return Err(format!("no ONNX Runtime for target {triple} (Linux, Windows or macOS only)"));
+        };
+        Ok(Self { os: os.to_string(), arch: arch.to_string() })
+    }
+}
 
 impl PinnedWheel {
     /// The platform tags of the wheel (e.g. `manylinux_2_28_x86_64`), each
@@ -187,26 +232,41 @@ fn pinned_wheel(provider: Provider, os: &str, arch: &str) -> Result<&'static Pin
         return Ok(wheel);
     }
     let note = match provider {
-        Provider::DirectMl => " (onnxruntime-directml on PyPI stops at 1.24.4, older than the 1.31 ort needs)",
+        Provider::DirectMl => " (DirectML is Windows only)",
         _ => "",
     };
     Err(format!("no pinned wheel for this platform: provider {provider} on {os}-{arch}{note}"))
 }
 
-/// Makes sure the ONNX Runtime library for `provider` and this platform is
-/// in `base` (for the CPU build) or `base/<provider>/`, and returns the
-/// absolute path of its stable-named file.
+/// The ONNX Runtime files of one build, as [`setup`] leaves them.
+#[derive(Debug)]
+pub struct OrtFiles {
+    /// The library under its stable name (absolute path).
+    pub library: PathBuf,
+    /// The libraries it depends on, shipped beside it (DirectML.dll, …).
+    pub extra: Vec<PathBuf>,
+}
+
+/// Makes sure the ONNX Runtime library for `provider` and `platform` is in
+/// `base` (the CPU build for this machine), `base/<provider>/`, or under
+/// `base/<os>-<arch>/` for another platform, and returns its files.
 ///
 /// Downloads the pinned wheel with pip into `base/wheels/` unless it is
 /// already there with the right hash, verifies its sha256 and extracts the
 /// library. Returns at once when a previous run already did all this.
-pub fn setup(base: &Path, provider: Provider) -> Result<PathBuf, String> {
-    let wheel = pinned_wheel(provider, std::env::consts::OS, std::env::consts::ARCH)?;
+pub fn setup(base: &Path, provider: Provider, platform: &Platform) -> Result<OrtFiles, String> {
+    let wheel = pinned_wheel(provider, &platform.os, &platform.arch)?;
+    let platform_dir = if *platform == Platform::host() {
+        base.to_path_buf()
+    } else {
+        base.join(format!("{}-{}", wheel.os, wheel.arch))
+    };
     let out_dir = match provider {
-        Provider::Cpu => base.to_path_buf(),
-        other => base.join(other.to_string()),
+        Provider::Cpu => platform_dir,
+        other => platform_dir.join(other.to_string()),
     };
     let lib_path = out_dir.join(stable_name(wheel.os));
+    let files = OrtFiles { library: lib_path.clone(), extra: wheel.extra.iter().map(|f| out_dir.join(f)).collect() };
     let stamp_path = out_dir.join(".setup-stamp");
     let stamp = format!("{} {}\n", wheel.file, wheel.sha256);
 
@@ -214,7 +274,7 @@ pub fn setup(base: &Path, provider: Provider) -> Result<PathBuf, String> {
         && lib_path.is_file()
         && wheel.extra.iter().all(|f| out_dir.join(f).is_file());
     if up_to_date {
-        return Ok(lib_path);
+        return Ok(files);
     }
 
     let wheel_path = fetch_wheel(&base.join("wheels"), wheel)?;
@@ -230,7 +290,7 @@ pub fn setup(base: &Path, provider: Provider) -> Result<PathBuf, String> {
         link_or_copy(&out_dir.join(wheel.library), &lib_path)?;
     }
     fs::write(&stamp_path, stamp).map_err(|e| format!("cannot write {}: {e}", stamp_path.display()))?;
-    Ok(lib_path)
+    Ok(files)
 }
 
 /// Returns the path of the verified wheel in `wheels_dir`, downloading it
@@ -450,5 +510,18 @@ mod tests {
         );
         let err = pinned_wheel(Provider::DirectMl, "linux", "x86_64").unwrap_err();
         assert!(err.starts_with("no pinned wheel for this platform"), "{err}");
+        let directml = pinned_wheel(Provider::DirectMl, "windows", "x86_64").unwrap();
+        assert!(directml.extra.contains(&"DirectML.dll"));
+    }
+
+    #[test]
+    fn platforms_of_target_triples() {
+        let windows = Platform::from_triple("x86_64-pc-windows-gnu").unwrap();
+        assert_eq!((windows.os.as_str(), windows.arch.as_str()), ("windows", "x86_64"));
+        let mac = Platform::from_triple("aarch64-apple-darwin").unwrap();
+        assert_eq!((mac.os.as_str(), mac.arch.as_str()), ("macos", "aarch64"));
+        let linux = Platform::from_triple("x86_64-unknown-linux-gnu").unwrap();
+        assert_eq!((linux.os.as_str(), linux.arch.as_str()), ("linux", "x86_64"));
+        assert!(Platform::from_triple("wasm32-unknown-unknown").is_err());
     }
 }

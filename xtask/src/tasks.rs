@@ -7,6 +7,7 @@ use std::process::{Command, ExitStatus};
 use std::time::Instant;
 
 use crate::host_deps::{self, Apt, Switches};
+use crate::ort_lib::OrtFiles;
 use crate::summary::{self, Status, Suite, Summary};
 use crate::{tee, venv};
 
@@ -70,7 +71,8 @@ const GUI_TEST: &str = "editor_shows_an_accompaniment_job_from_idle_to_done";
 /// makes the Ardour test fail where it would skip. Any pytest exit code but
 /// 0 fails, including 5 (no tests collected); a missing bundle fails
 /// instead of skipping.
-pub fn test(root: &Path, lib: &Path) -> Result<(), String> {
+pub fn test(root: &Path, ort: &OrtFiles) -> Result<(), String> {
+    let lib = ort.library.as_path();
     let switches = Switches::from_env();
     if switches.skip_ardour && switches.ardour_required {
         return Err("GMSDI_SKIP_ARDOUR=1 and GMSDI_ARDOUR_REQUIRED=1 contradict each other: unset one".into());
@@ -90,12 +92,12 @@ pub fn test(root: &Path, lib: &Path) -> Result<(), String> {
         cargo.env("GMSDI_SKIP_GUI", "1").args(["--", "--exact", "--skip", GUI_TEST]);
         summary.skips.push(format!("clap_gui::{GUI_TEST} (the editor test): {why}"));
     }
-    let (suite, ignored) = cargo_tests(cargo);
+    let (suite, ignored) = cargo_tests("cargo test --workspace", cargo);
     summary.suites.push(suite);
     summary.skips.extend(ignored);
 
     let start = Instant::now();
-    let bundled = crate::bundle::bundle(root, lib, &[]);
+    let bundled = crate::bundle::bundle(root, ort, &crate::ort_lib::Platform::host(), &[]);
     summary.suites.push(Suite {
         name: "bundle (debug)".into(),
         status: bundled.as_ref().map_or_else(|e| Status::Failed(e.clone()), |()| Status::Passed),
@@ -130,6 +132,8 @@ pub fn test(root: &Path, lib: &Path) -> Result<(), String> {
     summary.suites.push(suite);
     summary.skips.extend(skipped);
 
+    crate::windows::run(root, &mut apt, switches, &mut summary);
+
     println!("\n{}", summary.render());
     if summary.passed() {
         Ok(())
@@ -158,10 +162,10 @@ fn run_suite(name: &str, cmd: Command) -> Result<(ExitStatus, String, Instant), 
     }
 }
 
-/// Runs `cargo test`, teed; its suite (one part per test binary) and its
-/// ignored tests.
-fn cargo_tests(cmd: Command) -> (Suite, Vec<String>) {
-    let name = "cargo test --workspace".to_string();
+/// Runs a `cargo test` command as the suite `name`, teed; its suite (one
+/// part per test binary) and its ignored tests.
+pub fn cargo_tests(name: &str, cmd: Command) -> (Suite, Vec<String>) {
+    let name = name.to_string();
     let (status, output, start) = match run_suite(&name, cmd) {
         Ok(run) => run,
         Err(suite) => return (suite, Vec::new()),
