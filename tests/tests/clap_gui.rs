@@ -12,6 +12,9 @@
 //! (`apt-get install xvfb`; Mesa's software OpenGL draws the editor). With
 //! `GMSDI_SKIP_GUI=1` and no Xvfb installed it is skipped.
 
+// X11 and Xvfb: Linux only (the Windows build under Wine runs other tests).
+#![cfg(target_os = "linux")]
+
 use std::collections::HashSet;
 use std::io::ErrorKind;
 use std::path::Path;

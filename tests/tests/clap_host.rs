@@ -461,14 +461,23 @@ fn removing_the_plugin_during_a_job_stops_it_within_a_second() {
 }
 
 /// The bundle from `cargo xtask bundle` finds the ONNX Runtime library and
-/// the default model next to its binary, with no environment variables.
-/// Run after bundling: `cargo test -p gmsdi-tests --test clap_host -- --ignored`.
+/// the default model next to its binary, with no environment variables, and
+/// runs a job with them. Run after bundling: `cargo test -p gmsdi-tests
+/// --test clap_host -- --ignored`; for the Windows bundle under Wine, after
+/// `cargo xtask bundle --release --target x86_64-pc-windows-gnu`, the same
+/// with `--target x86_64-pc-windows-gnu`.
 #[test]
 #[ignore = "needs `cargo xtask bundle` first"]
 fn bundled_plugin_finds_its_runtime_and_model() {
     assert!(std::env::var_os("GMSDI_ORT_LIB").is_none() && std::env::var_os("GMSDI_MODEL").is_none());
-    let target = std::env::current_exe().unwrap().ancestors().nth(3).unwrap().to_path_buf();
-    let clap = target.join("bundled/gmsdi-plugin-clap/gmsdi-plugin.clap");
+    let exe = std::env::current_exe().unwrap();
+    // This machine's bundles: <target>/bundled/; a cross build's (this test
+    // then runs from <target>/<triple>/debug/deps/): <target>/bundled/<os>-<arch>/.
+    let native = exe.ancestors().nth(3).unwrap().join("bundled/gmsdi-plugin-clap/gmsdi-plugin.clap");
+    let platform = format!("{}-{}", std::env::consts::OS, std::env::consts::ARCH);
+    let cross =
+        exe.ancestors().nth(4).unwrap().join("bundled").join(platform).join("gmsdi-plugin-clap/gmsdi-plugin.clap");
+    let clap = if native.is_file() { native } else { cross };
     let out = tempfile::tempdir().unwrap();
     let mut p = Instance::bare(&clap);
     p.select_config(WITH_RESULTS);
