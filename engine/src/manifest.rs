@@ -146,6 +146,15 @@ impl Manifest {
         )?;
         rule(self.null_embedding.iter().all(|v| v.is_finite()), "`null_embedding` holds a non-finite value")?;
         rule(!self.stems.is_empty(), "`stems` must name at least one stem")?;
+        for stem in self.stems.keys() {
+            rule(
+                is_file_name_stem(stem),
+                &format!(
+                    "stem name \"{stem}\" must work as a file name everywhere: 1–64 letters, digits, \
+                     spaces, '-', '_' or '+', not a Windows device name (CON, NUL, COM1, …)"
+                ),
+            )?;
+        }
         rule(self.input_rms.is_none_or(|r| r.is_finite() && r > 0.0), "`input_rms` must be finite and > 0")?;
         for (key, name) in
             [("denoiser", &self.denoiser), ("text_encoder", &self.text_encoder), ("tokenizer", &self.tokenizer)]
@@ -217,6 +226,22 @@ impl Manifest {
             TaskKind::Generate => &self.defaults.generate,
         }
     }
+}
+
+/// Whether a stem name can name its result file (`<stem>.wav`) on Linux,
+/// macOS and Windows: 1–64 letters, digits, spaces, `-`, `_` or `+`, not
+/// starting or ending with a space, and not a Windows device name.
+fn is_file_name_stem(name: &str) -> bool {
+    const DEVICES: &[&str] = &["CON", "PRN", "AUX", "NUL"];
+    let upper = name.to_ascii_uppercase();
+    let device = DEVICES.contains(&upper.as_str())
+        || (upper.len() == 4
+            && (upper.starts_with("COM") || upper.starts_with("LPT"))
+            && upper.as_bytes()[3].is_ascii_digit());
+    (1..=64).contains(&name.chars().count())
+        && name.chars().all(|c| c.is_alphanumeric() || matches!(c, ' ' | '-' | '_' | '+'))
+        && name.trim() == name
+        && !device
 }
 
 fn is_plain_relative(name: &str) -> bool {

@@ -167,6 +167,22 @@ fn wrong_types_and_values_of_keys() {
     }
 }
 
+/// Stem names become file names (`<stem>.wav`): refused where some system
+/// cannot write them (a separator, `:`, a Windows device name, a trailing
+/// space), accepted with spaces, `-` and `+`.
+#[test]
+fn stem_names_must_work_as_file_names_everywhere() {
+    let prompts = json!({"prompt": "x", "negative": ""});
+    for bad in ["hi/hat", "a\\b", "hi:hat", "NUL", "com1", "lead ", "", "a.wav"] {
+        let c = Copy::new();
+        c.edit(|v| v["stems"] = json!({ bad: prompts.clone() }));
+        c.refused("model.json", &[&format!("stem name \"{bad}\" must work as a file name everywhere")]);
+    }
+    let c = Copy::new();
+    c.edit(|v| v["stems"] = json!({"lead vox": prompts.clone(), "hi-hat": prompts.clone(), "bass+kick": prompts.clone(), "console": prompts.clone()}));
+    Model::load(c.path(), &RuntimeOptions::default()).map(drop).expect("stems with spaces, '-' and '+' load");
+}
+
 #[test]
 fn null_embedding_of_the_wrong_length() {
     let c = Copy::new();
