@@ -684,6 +684,26 @@ fn missing_onnx_runtime_names_setup_and_places_searched() {
     }
 }
 
+/// A library older than the engine needs (here a stand-in that says it is
+/// ONNX Runtime 1.17.3, as an old `onnxruntime.dll` in System32 would) is
+/// one clear error naming its version and path, not a crash. Needs a C
+/// compiler (`cc`) to build the stand-in; skipped without one.
+#[cfg(unix)]
+#[test]
+fn too_old_onnx_runtime_is_refused_with_its_version() {
+    let dir = tmp();
+    let lib = dir.path().join(LIB_NAME);
+    let source = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/old_onnxruntime.c");
+    let built = Command::new("cc").args(["-shared", "-fPIC", "-o"]).arg(&lib).arg(&source).status();
+    if !built.is_ok_and(|s| s.success()) {
+        println!("SKIPPED: no C compiler to build the old-library stand-in");
+        return;
+    }
+    let out = dir.path().join("out");
+    let o = run(gmsdi().env("GMSDI_ORT_LIB", &lib).arg("info"));
+    assert_fails(&o, &out, &["ONNX Runtime", "1.17.3", "1.24", s(&lib)]);
+}
+
 /// A GPU provider that cannot start (CUDA here; DirectML here and under Wine,
 /// which has no Direct3D 12 device) runs on the CPU with one warning.
 #[test]
