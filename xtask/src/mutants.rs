@@ -1,0 +1,214 @@
+//! `mutants`: mutation testing of the engine's core with cargo-mutants:
+//! which small changes to the method code (a sign, an operator, a function
+//! body) the tests catch. Each mutant runs the engine's own tests and the
+//! fixture tests of `tests/` (not the plugin's host tests, which exercise
+//! the plugin, not the method). Mutants that no behaviour can tell from the
+//! original are listed with their reason in `xtask/mutants-equivalent.txt`
+//! and left out. Prints caught / missed / timeouts / unviable and the kill
+//! rate per file; the lists are in `target/mutants/mutants.out/`.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::process::Command;
+
+/// The cargo-mutants release used (installed with `cargo install --locked`
+/// when `cargo mutants` is missing or another version).
+const VERSION: &str = "27.1.0";
+
+/// The engine's core: the method (guidance, tasks, samplers, schedule,
+/// windowing, Wiener post-filter), its settings and its metrics.
+pub const CORE: &[&str] = &[
+    "engine/src/gmsdi.rs",
+    "engine/src/generation.rs",
+    "engine/src/separation.rs",
+    "engine/src/rows.rs",
+    "engine/src/sampler.rs",
+    "engine/src/schedule.rs",
+    "engine/src/chunk.rs",
+    "engine/src/wiener.rs",
+    "engine/src/post_filter.rs",
+    "engine/src/metrics.rs",
+    "engine/src/settings/resolve.rs",
+    "engine/src/settings/task.rs",
+    "engine/src/settings/value.rs",
+    "engine/src/settings/overrides.rs",
+    "engine/src/settings/stored.rs",
+    "engine/src/settings/vocabulary.rs",
+];
+
+/// The test targets every mutant runs (`cargo test -p gmsdi-engine -p
+/// gmsdi-tests` with these).
+const TESTS: &[&str] =
+    &["--lib", "--test", "cli", "--test", "contract", "--test", "fixture_gmsdi", "--test", "fixture_accompaniment"];
+
+/// Equivalent mutants: one regular expression (matched against the names
+/// `cargo mutants --list` prints) per line, then ` # ` and the reason.
+const EQUIVALENT: &str = "xtask/mutants-equivalent.txt";
+
+/// Where cargo-mutants writes its `mutants.out/`.
+const OUTPUT: &str = "target/mutants";
+
+/// Runs cargo-mutants on `files` (the core when empty) with the ONNX
+/// Runtime library `ort_lib`, then prints the table per file. Fails when a
+/// mutant was missed or cargo-mutants could not run.
+pub fn run(root: &Path, ort_lib: &Path, files: &[String]) -> Result<(), String> {
+    ensure_installed()?;
+    let files: Vec<String> =
+        if files.is_empty() { CORE.iter().map(|f| f.to_string()).collect() } else { files.to_vec() };
+    let equivalent = equivalent_patterns(&std::fs::read_to_string(root.join(EQUIVALENT)).unwrap_or_default())?;
+    let mut cmd = Command::new("cargo");
+    cmd.args(["mutants", "--no-shuffle", "-j", "1", "--output", OUTPUT, "--package", "gmsdi-engine"])
+        .args(["--test-package", "gmsdi-engine", "--test-package", "gmsdi-tests"])
+        .current_dir(root)
+        .env("GMSDI_ORT_LIB", ort_lib);
+    for file in &files {
+        cmd.args(["--file", file]);
+    }
+    for pattern in &equivalent {
+        cmd.args(["--exclude-re", pattern]);
+    }
+    for arg in TESTS {
+        cmd.arg(format!("--cargo-test-arg={arg}"));
+    }
+    eprintln!("xtask: cargo mutants on {} file(s), {} equivalent pattern(s) left out", files.len(), equivalent.len());
+    let status = cmd.status().map_err(|e| format!("cannot run cargo mutants: {e}"))?;
+    let out = root.join(OUTPUT).join("mutants.out");
+    let table = Table::read(&out)?;
+    println!("\n{}", table.render());
+    // cargo-mutants: 0 all caught, 2 some missed, 3 some timed out; others are errors.
+    match status.code() {
+        Some(0 | 3) => Ok(()),
+        Some(2) => Err(format!("mutants missed: see {}", out.join("missed.txt").display())),
+        _ => Err(format!("cargo mutants failed ({status})")),
+    }
+}
+
+/// Installs cargo-mutants [`VERSION`] unless `cargo mutants --version` says it is there.
+fn ensure_installed() -> Result<(), String> {
+    let installed = Command::new("cargo")
+        .args(["mutants", "--version"])
+        .output()
+        .is_ok_and(|o| o.status.success() && String::from_utf8_lossy(&o.stdout).contains(VERSION));
+    if installed {
+        return Ok(());
+    }
+    eprintln!("xtask: installing cargo-mutants {VERSION} (cargo install --locked)");
+    let status = Command::new("cargo")
+        .args(["install", "--locked", "cargo-mutants", "--version", VERSION])
+        .status()
+        .map_err(|e| format!("cannot run cargo install: {e}"))?;
+    status.success().then_some(()).ok_or_else(|| format!("cargo install cargo-mutants {VERSION} failed ({status})"))
+}
+
+/// The patterns of the equivalent-mutant list; a line without its reason
+/// is an error (every exclusion must say why).
+fn equivalent_patterns(text: &str) -> Result<Vec<String>, String> {
+    let lines = text.lines().map(str::trim).filter(|l| !l.is_empty() && !l.starts_with('#'));
+    lines
+        .map(|line| match line.split_once(" # ") {
+            Some((pattern, reason)) if !pattern.trim().is_empty() && !reason.trim().is_empty() => {
+                Ok(pattern.trim().to_string())
+            }
+            _ => Err(format!("{EQUIVALENT}: \"{line}\" needs \"<pattern> # <reason>\"")),
+        })
+        .collect()
+}
+
+/// Outcomes per file: caught, missed, timeouts, unviable.
+#[derive(Debug, Default, PartialEq)]
+struct Table(BTreeMap<String, [usize; 4]>);
+
+/// cargo-mutants' lists, in the order of a row.
+const LISTS: [&str; 4] = ["caught.txt", "missed.txt", "timeout.txt", "unviable.txt"];
+
+impl Table {
+    /// Reads cargo-mutants' lists (`caught.txt`, …: one mutant per line,
+    /// `file:line:column: what`) from `mutants.out/`.
+    fn read(dir: &Path) -> Result<Table, String> {
+        let mut texts = Vec::new();
+        for list in LISTS {
+            let path = dir.join(list);
+            texts.push(std::fs::read_to_string(&path).map_err(|e| format!("cannot read {}: {e}", path.display()))?);
+        }
+        Ok(Table::from_lists(&texts))
+    }
+
+    fn from_lists(texts: &[String]) -> Table {
+        let mut rows: BTreeMap<String, [usize; 4]> = BTreeMap::new();
+        for (column, text) in texts.iter().enumerate() {
+            for line in text.lines().filter(|l| !l.trim().is_empty()) {
+                let file = line.split(':').next().unwrap_or_default().to_string();
+                rows.entry(file).or_default()[column] += 1;
+            }
+        }
+        Table(rows)
+    }
+
+    /// Kill rate: (caught + timeouts) / (mutants − unviable), in percent.
+    fn kill_rate([caught, missed, timeouts, _]: [usize; 4]) -> f64 {
+        let viable = caught + missed + timeouts;
+        if viable == 0 {
+            100.0
+        } else {
+            100.0 * (caught + timeouts) as f64 / viable as f64
+        }
+    }
+
+    /// The table as printed, a total line last.
+    fn render(&self) -> String {
+        let mut text = format!(
+            "{:<36} {:>7} {:>7} {:>9} {:>9} {:>10}\n",
+            "file", "caught", "missed", "timeouts", "unviable", "kill rate"
+        );
+        let mut total = [0; 4];
+        for (file, row) in &self.0 {
+            (0..4).for_each(|i| total[i] += row[i]);
+            text.push_str(&Self::line(file, *row));
+        }
+        text.push_str(&Self::line("all", total));
+        text
+    }
+
+    fn line(name: &str, [caught, missed, timeouts, unviable]: [usize; 4]) -> String {
+        let rate = Self::kill_rate([caught, missed, timeouts, unviable]);
+        format!("{name:<36} {caught:>7} {missed:>7} {timeouts:>9} {unviable:>9} {rate:>9.1}%\n")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn counts_each_list_per_file_and_the_kill_rate_leaves_out_unviable_mutants() {
+        let lists = [
+            "engine/src/a.rs:1:1: replace f with 0\nengine/src/a.rs:2:1: replace g with 1\nengine/src/b.rs:3:4: x\n",
+            "engine/src/a.rs:5:1: delete -\n",
+            "engine/src/b.rs:7:1: replace loop\n",
+            "engine/src/a.rs:9:1: unviable\n\n",
+        ]
+        .map(String::from);
+        let table = Table::from_lists(&lists);
+        assert_eq!(table.0["engine/src/a.rs"], [2, 1, 0, 1]);
+        assert_eq!(table.0["engine/src/b.rs"], [1, 0, 1, 0]);
+        assert!((Table::kill_rate(table.0["engine/src/a.rs"]) - 200.0 / 3.0).abs() < 1e-9);
+        let text = table.render();
+        assert!(text.lines().last().unwrap().starts_with("all") && text.contains("80.0%"), "{text}");
+    }
+
+    #[test]
+    fn every_equivalent_mutant_needs_a_reason() {
+        let text = "# comment\n\nreplace foo -> f32 with 1.0 # foo is only compared with itself\n";
+        assert_eq!(equivalent_patterns(text).unwrap(), ["replace foo -> f32 with 1.0"]);
+        assert!(equivalent_patterns("replace foo -> f32 with 1.0\n").unwrap_err().contains("needs"));
+        assert!(equivalent_patterns("replace foo #   \n").is_err());
+    }
+
+    #[test]
+    fn core_files_exist() {
+        let root = Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap();
+        for file in CORE {
+            assert!(root.join(file).is_file(), "{file}");
+        }
+    }
+}
