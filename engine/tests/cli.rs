@@ -23,7 +23,20 @@ fn gmsdi() -> Command {
     cmd
 }
 
+/// Runs `cmd` to its end. Under Wine, starting a process now and then fails
+/// with ERROR_INTERNAL_ERROR (1359) before it runs; such a start is tried
+/// again, up to three times (it never happens on Linux or real Windows).
 fn run(cmd: &mut Command) -> Output {
+    const WINE_START_FAILURE: i32 = 1359;
+    for _ in 0..3 {
+        match cmd.output() {
+            Err(e) if cfg!(windows) && e.raw_os_error() == Some(WINE_START_FAILURE) => {
+                eprintln!("process start failed under Wine ({e}); trying again");
+                std::thread::sleep(std::time::Duration::from_millis(500));
+            }
+            result => return result.expect("gmsdi runs"),
+        }
+    }
     cmd.output().expect("gmsdi runs")
 }
 

@@ -9,11 +9,17 @@ set -e
 here=$(cd "$(dirname "$0")" && pwd)
 prefix="$(cd "$here/../.." && pwd)/target/wine-prefix"
 wine=$(command -v wine64 || echo /usr/lib/wine/wine64)
+if [ ! -x "$wine" ]; then
+    echo "runner.sh: Wine not found (Debian: apt-get install wine64)" >&2
+    exit 127
+fi
 standin="$prefix/drive_c/windows/system32/bcryptprimitives.dll"
 export WINEPREFIX="$prefix" WINEDEBUG="${WINEDEBUG:--all}"
 if [ ! -f "$standin" ]; then
     mkdir -p "$prefix"
     "$wine" wineboot --init >/dev/null 2>&1
+    # Let the new prefix settle (wineboot's services exit) before programs run in it.
+    "$(dirname "$wine")/wineserver" -w 2>/dev/null || true
     x86_64-w64-mingw32-gcc -shared -O2 -o "$standin" "$here/bcryptprimitives.c" -ladvapi32
 fi
 exec "$wine" "$@"

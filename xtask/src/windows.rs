@@ -39,6 +39,7 @@ pub fn run(root: &Path, apt: &mut Apt, switches: Switches, summary: &mut Summary
         return;
     }
 
+    eprintln!("xtask: {NAME}: the bundles cross-built for {TRIPLE} (debug), then the tests");
     let start = Instant::now();
     let platform = Platform::from_triple(TRIPLE).expect("a Windows triple");
     let bundled = ort_lib::setup(&root.join("target").join("onnxruntime"), Provider::Cpu, &platform).and_then(|ort| {
