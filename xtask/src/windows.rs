@@ -72,14 +72,12 @@ pub fn run(root: &Path, apt: &mut Apt, switches: Switches, summary: &mut Summary
     summary.suites.push(suite);
 }
 
-/// MinGW-w64 and Wine (installed with apt-get when missing) and Rust's
-/// Windows target (added with rustup when missing); why not, where not.
+/// Rust's Windows target (added with rustup when missing: it comes from
+/// rustup's server, not a package registry, so it is tried first) and
+/// MinGW-w64 and Wine (installed with apt-get when missing); why not, where not.
 fn prepare(apt: &mut Apt) -> Result<(), String> {
     if !cfg!(target_os = "linux") {
         return Err("they run on Linux only (cross-built, under Wine)".into());
-    }
-    if !host_deps::on_path(WINDOWS.probe) {
-        apt.install(&WINDOWS)?;
     }
     if !target_installed() {
         eprintln!("xtask: rustup target add {TRIPLE}: the Windows build needs Rust's standard library for it");
@@ -89,6 +87,9 @@ fn prepare(apt: &mut Apt) -> Result<(), String> {
             Ok(s) => return Err(format!("`rustup target add {TRIPLE}` failed ({s})")),
             Err(e) => return Err(format!("cannot run rustup: {e}")),
         }
+    }
+    if !host_deps::on_path(WINDOWS.probe) {
+        apt.install(&WINDOWS)?;
     }
     Ok(())
 }
