@@ -67,6 +67,8 @@ pub fn run(root: &Path, ort_lib: &Path, files: &[String]) -> Result<(), String> 
     // unmutated tree's tests pass in CI; a mutant's tests stop after TIMEOUT.
     cmd.args(["mutants", "--no-shuffle", "-j", "1", "--output", OUTPUT, "--package", "gmsdi-engine"])
         .args(["--baseline", "skip", "--timeout", TIMEOUT, "--build-timeout", BUILD_TIMEOUT])
+        // Copy the sources only, not target/ and the recipe's data (ignored by git).
+        .args(["--gitignore", "true"])
         .args(["--test-package", "gmsdi-engine", "--test-package", "gmsdi-tests"])
         .current_dir(root)
         .env("GMSDI_ORT_LIB", ort_lib);
