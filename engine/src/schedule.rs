@@ -40,4 +40,11 @@ mod tests {
             assert!(close(*got, want, 1e-5), "{got} vs {want}");
         }
     }
+
+    /// One step (a valid `steps` setting) is σ_max then 0, not 0/0.
+    #[test]
+    fn one_level_is_sigma_max_then_zero() {
+        assert_eq!(karras(1, 1e-4, 1.0, 7.0), [1.0, 0.0]);
+        assert_eq!(karras(0, 1e-4, 1.0, 7.0), [0.0]);
+    }
 }
