@@ -28,16 +28,17 @@ fn gmsdi() -> Command {
 /// again, up to three times (it never happens on Linux or real Windows).
 fn run(cmd: &mut Command) -> Output {
     const WINE_START_FAILURE: i32 = 1359;
-    for _ in 0..3 {
+    let mut retries = 0;
+    loop {
         match cmd.output() {
-            Err(e) if cfg!(windows) && e.raw_os_error() == Some(WINE_START_FAILURE) => {
+            Err(e) if cfg!(windows) && e.raw_os_error() == Some(WINE_START_FAILURE) && retries < 3 => {
                 eprintln!("process start failed under Wine ({e}); trying again");
                 std::thread::sleep(std::time::Duration::from_millis(500));
+                retries += 1;
             }
             result => return result.expect("gmsdi runs"),
         }
     }
-    cmd.output().expect("gmsdi runs")
 }
 
 fn text(bytes: &[u8]) -> String {

@@ -32,7 +32,8 @@ pub fn run(root: &Path, apt: &mut Apt, switches: Switches, summary: &mut Summary
     if let Err(why) = prepare(apt) {
         let fix = format!("{}; rustup target add {TRIPLE}", apt.manual_command(WINDOWS.packages));
         if switches.windows_required {
-            summary.suites.push(failed(NAME, format!("cannot set them up (GMSDI_WINDOWS_REQUIRED=1): {why}")));
+            let why = format!("cannot set them up (GMSDI_WINDOWS_REQUIRED=1): {why}");
+            summary.suites.push(unrun(NAME, Status::Failed(why)));
         } else {
             summary.skips.push(format!("{NAME}: {why}; to run them: {fix}"));
         }
@@ -54,9 +55,7 @@ pub fn run(root: &Path, apt: &mut Apt, switches: Switches, summary: &mut Summary
         parts: Vec::new(),
     });
     let Ok(ort) = bundled else {
-        summary
-            .suites
-            .push(Suite { status: Status::NotRun("the bundle failed".into()), ..failed(NAME, String::new()) });
+        summary.suites.push(unrun(NAME, Status::NotRun("the bundle failed".into())));
         return;
     };
 
@@ -109,7 +108,7 @@ fn cargo_test(root: &Path) -> Command {
     cmd
 }
 
-/// A suite that failed before it ran.
-fn failed(name: &str, why: String) -> Suite {
-    Suite { name: name.into(), status: Status::Failed(why), counts: None, seconds: 0.0, parts: Vec::new() }
+/// A suite that did not get to run its tests, with why.
+fn unrun(name: &str, status: Status) -> Suite {
+    Suite { name: name.into(), status, counts: None, seconds: 0.0, parts: Vec::new() }
 }
