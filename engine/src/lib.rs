@@ -18,6 +18,7 @@ pub mod post_filter;
 pub mod progress;
 mod prompts;
 mod request;
+mod row_pool;
 mod rows;
 pub mod runtime;
 pub mod sampler;

@@ -9,7 +9,12 @@ use ort::value::{Tensor, TensorElementType, ValueType};
 
 use crate::error::{EngineError, Result};
 use crate::manifest::Manifest;
+use crate::row_pool::RowPool;
 use crate::runtime::{open_session, Provider, RuntimeOptions};
+
+/// Most denoiser sessions a CPU model opens (each one holds the weights and
+/// a one-row memory arena).
+const MAX_CPU_SESSIONS: usize = 8;
 
 /// A denoiser D(x, σ, z) over a batch; what the GMSDI tasks drive.
 pub trait Denoiser {
@@ -43,7 +48,7 @@ pub struct Model {
     pub provider: Provider,
     /// Why the requested provider is not used, if it is not.
     pub provider_warning: Option<String>,
-    denoiser: Session,
+    denoiser: RowPool<Session>,
     takes_context: bool,
     text_encoder: Session,
     tokenizer: tokenizers::Tokenizer,
@@ -54,8 +59,8 @@ impl Model {
     /// Loads a model folder and checks it against the contract.
     pub fn load(dir: &Path, options: &RuntimeOptions) -> Result<Model> {
         let manifest = Manifest::load(dir)?;
-        let den = open_session(&dir.join(&manifest.denoiser), options)?;
-        let takes_context = check_denoiser(&manifest, &den.session)?;
+        let mut den = open_denoiser(&dir.join(&manifest.denoiser), options)?;
+        let takes_context = check_denoiser(&manifest, den.pool.first())?;
         let text = open_session(
             &dir.join(&manifest.text_encoder),
             &RuntimeOptions { provider: Provider::Cpu, ..options.clone() },
@@ -69,7 +74,7 @@ impl Model {
             manifest,
             provider: den.provider,
             provider_warning: den.warning,
-            denoiser: den.session,
+            denoiser: den.pool,
             takes_context,
             text_encoder: text.session,
             tokenizer,
@@ -99,6 +104,12 @@ impl Model {
             ));
         }
         Ok(())
+    }
+
+    /// How many denoiser sessions share out a batch (one per CPU thread, or
+    /// one on a GPU).
+    pub fn denoiser_sessions(&self) -> usize {
+        self.denoiser.members()
     }
 
     /// The embedding of a prompt; the null embedding for an empty prompt.
@@ -161,34 +172,92 @@ impl Denoiser for Model {
         context: Option<&[f32]>,
     ) -> Result<Vec<f32>> {
         let b = sigma.len();
-        let c = self.manifest.channels;
-        let d = self.manifest.embedding_dim;
+        let (c, d) = (self.manifest.channels, self.manifest.embedding_dim);
         debug_assert_eq!(x.len(), b * c * frames);
         debug_assert_eq!(embedding.len(), b * d);
-        let xt = Tensor::from_array(([b, c, frames], x.to_vec())).map_err(inference)?;
-        let st = Tensor::from_array(([b], sigma.to_vec())).map_err(inference)?;
-        let et = Tensor::from_array(([b, d], embedding.to_vec())).map_err(inference)?;
-        let mut inputs = ort::inputs!["x" => xt, "sigma" => st, "embedding" => et];
-        if self.takes_context {
-            let ctx = context.map_or_else(|| vec![0.0; x.len()], <[f32]>::to_vec);
-            debug_assert_eq!(ctx.len(), x.len());
-            inputs.push(("context".into(), Tensor::from_array(([b, c, frames], ctx)).map_err(inference)?.into()));
-        } else if context.is_some() {
+        if !self.takes_context && context.is_some() {
             return Err(EngineError::Input(format!(
                 "the model {} has no `context` input, so it cannot hear the given tracks",
                 self.manifest.name
             )));
         }
-        let outputs = self.denoiser.run(inputs).map_err(inference)?;
+        let (n, takes_context, file) = (c * frames, self.takes_context, self.manifest.denoiser.as_str());
+        self.denoiser.run(b, |session, rows| {
+            let batch = Batch {
+                x: &x[rows.start * n..rows.end * n],
+                frames,
+                sigma: &sigma[rows.clone()],
+                embedding: &embedding[rows.start * d..rows.end * d],
+                context: takes_context.then(|| context.map(|ctx| &ctx[rows.start * n..rows.end * n])),
+            };
+            batch.run(session, c, file)
+        })
+    }
+}
+
+/// Rows of one denoiser call, as the contract's inputs.
+struct Batch<'a> {
+    x: &'a [f32],
+    frames: usize,
+    sigma: &'a [f32],
+    embedding: &'a [f32],
+    /// `None` if the network has no `context` input; `Some(None)` if it has
+    /// one but the rows hear nothing (zeros).
+    context: Option<Option<&'a [f32]>>,
+}
+
+impl Batch<'_> {
+    /// The denoised rows, from `session` (`c` channels; `file` names the
+    /// network in errors).
+    fn run(&self, session: &mut Session, c: usize, file: &str) -> Result<Vec<f32>> {
+        let (b, frames) = (self.sigma.len(), self.frames);
+        let d = self.embedding.len() / b.max(1);
+        let xt = Tensor::from_array(([b, c, frames], self.x.to_vec())).map_err(inference)?;
+        let st = Tensor::from_array(([b], self.sigma.to_vec())).map_err(inference)?;
+        let et = Tensor::from_array(([b, d], self.embedding.to_vec())).map_err(inference)?;
+        let mut inputs = ort::inputs!["x" => xt, "sigma" => st, "embedding" => et];
+        if let Some(context) = self.context {
+            let ctx = context.map_or_else(|| vec![0.0; self.x.len()], <[f32]>::to_vec);
+            debug_assert_eq!(ctx.len(), self.x.len());
+            inputs.push(("context".into(), Tensor::from_array(([b, c, frames], ctx)).map_err(inference)?.into()));
+        }
+        let outputs = session.run(inputs).map_err(inference)?;
         let (shape, data) = outputs["denoised"].try_extract_tensor::<f32>().map_err(inference)?;
         if shape.iter().map(|&s| s as usize).collect::<Vec<_>>() != [b, c, frames] {
             return Err(EngineError::contract(
-                self.manifest.denoiser.clone(),
+                file,
                 format!("`denoised` has shape {:?}, expected [{b}, {c}, {frames}]", &shape[..]),
             ));
         }
         Ok(data.to_vec())
     }
+}
+
+/// The denoiser's sessions and the provider they run on.
+struct OpenedDenoiser {
+    pool: RowPool<Session>,
+    provider: Provider,
+    warning: Option<String>,
+}
+
+/// Opens the denoiser: on the CPU one session per thread (at most
+/// [`MAX_CPU_SESSIONS`], the threads shared among them), each fed one row
+/// per call (see `row_pool`); on a GPU one session fed whole batches.
+fn open_denoiser(path: &Path, options: &RuntimeOptions) -> Result<OpenedDenoiser> {
+    let mut warning = None;
+    if options.provider != Provider::Cpu {
+        let opened = open_session(path, options)?;
+        if opened.provider != Provider::Cpu {
+            let pool = RowPool::new(vec![opened.session], None);
+            return Ok(OpenedDenoiser { pool, provider: opened.provider, warning: None });
+        }
+        warning = opened.warning;
+    }
+    let threads = options.thread_count();
+    let sessions = threads.min(MAX_CPU_SESSIONS);
+    let cpu = RuntimeOptions { provider: Provider::Cpu, threads: Some(threads / sessions), ..options.clone() };
+    let members = (0..sessions).map(|_| open_session(path, &cpu).map(|o| o.session)).collect::<Result<Vec<_>>>()?;
+    Ok(OpenedDenoiser { pool: RowPool::new(members, Some(1)), provider: Provider::Cpu, warning })
 }
 
 fn inference(e: impl std::fmt::Display) -> EngineError {

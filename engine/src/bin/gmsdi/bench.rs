@@ -111,6 +111,7 @@ pub fn run(
         defaults,
     )?;
     let provider = model.provider.to_string();
+    let sessions = model.denoiser_sessions();
     drop(model);
     let mut baseline_model = load_model_with_threads(cli, Some(1))?;
     let baseline = time_job(
@@ -130,7 +131,7 @@ pub fn run(
         .unwrap_or_else(|| std::env::consts::ARCH.to_string());
     let threads = RuntimeOptions { threads: cli.threads, ..RuntimeOptions::default() }.thread_count();
     let summary = json!({
-        "machine": {"cpu": cpu, "cores": std::thread::available_parallelism().map_or(1, |n| n.get()), "ort_threads": threads, "provider": provider},
+        "machine": {"cpu": cpu, "cores": std::thread::available_parallelism().map_or(1, |n| n.get()), "ort_threads": threads, "denoiser_sessions": sessions, "provider": provider},
         "model": m.name,
         "rows_per_evaluation": rows,
         "window_seconds": t as f64 / f64::from(m.sample_rate),
@@ -150,7 +151,7 @@ pub fn run(
     if cli.json {
         println!("{summary}");
     } else {
-        println!("machine: {cpu}, {threads} ORT threads, {provider}");
+        println!("machine: {cpu}, {threads} ORT threads in {sessions} denoiser sessions, {provider}");
         println!("model: {} ({} rows of {:.2} s per evaluation)", m.name, rows, t as f64 / f64::from(m.sample_rate));
         println!(
             "one batched evaluation ({rows} rows): {:.4} s -> {:.2} evaluations/s",
