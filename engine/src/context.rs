@@ -40,7 +40,8 @@ impl Context<'_> {
 
     /// The guided network for a window of `lanes` lanes of `frames` frames.
     pub(crate) fn guide<'g>(&'g mut self, tracker: &'g mut Tracker, lanes: usize, frames: usize) -> Guide<'g> {
-        let (w, min_sigma) = (self.settings.w, self.settings.guidance_min_sigma);
-        Guide { net: &mut *self.model, tracker, w, min_sigma, lanes, frames, context: None }
+        let s = &self.settings;
+        let (w, min_sigma, max_sigma) = (s.w, s.guidance_min_sigma, s.guidance_max_sigma);
+        Guide { net: &mut *self.model, tracker, w, min_sigma, max_sigma, lanes, frames, context: None }
     }
 }

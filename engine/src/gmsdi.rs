@@ -22,10 +22,10 @@ pub struct Condition {
 }
 
 /// Evaluates the guided denoiser D* = D(z) + w·(D(z) − D(z_neg)) on many
-/// inputs in one batched network call. Guidance applies only at σ ≥
-/// `min_sigma` (guidance in a limited interval: Kynkäänniemi et al. 2024,
-/// "Applying Guidance in a Limited Interval Improves Sample and
-/// Distribution Quality in Diffusion Models"); below it, D* = D(z) at half the rows.
+/// inputs in one batched network call. Guidance applies only at `min_sigma`
+/// ≤ σ ≤ `max_sigma` (guidance in a limited interval: Kynkäänniemi et al.
+/// 2024, "Applying Guidance in a Limited Interval Improves Sample and
+/// Distribution Quality in Diffusion Models"); outside it, D* = D(z) at half the rows.
 pub struct Guide<'a> {
     /// The network.
     pub net: &'a mut dyn Denoiser,
@@ -35,6 +35,8 @@ pub struct Guide<'a> {
     pub w: f32,
     /// Guidance only at σ at or above this.
     pub min_sigma: f32,
+    /// Guidance only at σ at or below this (0: no upper limit).
+    pub max_sigma: f32,
     /// Rows per variable.
     pub lanes: usize,
     /// Frames T per row.
@@ -53,7 +55,8 @@ impl Guide<'_> {
     /// D* of each `(signal, condition)` pair, all in one network call.
     pub fn denoise(&mut self, inputs: &[(&[f32], &Condition)], sigma: f32) -> Result<Vec<Vec<f32>>> {
         self.tracker.check()?;
-        let guided = self.w != 0.0 && sigma >= self.min_sigma;
+        let below_max = self.max_sigma <= 0.0 || sigma <= self.max_sigma;
+        let guided = self.w != 0.0 && sigma >= self.min_sigma && below_max;
         let passes = if guided { 2 } else { 1 };
         let rows = inputs.len() * self.lanes * passes;
         let mut x = Vec::with_capacity(rows * self.var_len() / self.lanes);
@@ -360,18 +363,31 @@ mod tests {
     }
 
     #[test]
-    fn guidance_applies_only_from_its_sigma_up() {
+    fn guidance_applies_only_inside_its_sigma_interval() {
         let mut net = Echo { rows: 0, channels: 1 };
         let mut tracker = Tracker::new(1, Default::default(), Box::new(|_| {}));
         let cond = Condition { prompt: vec![1.0], negative: vec![0.0] };
         let x = [0.5f32; 4];
-        let mut guide =
-            Guide { net: &mut net, tracker: &mut tracker, w: 2.0, min_sigma: 0.1, lanes: 1, frames: 4, context: None };
+        let (min_sigma, max_sigma) = (0.1, 0.0);
+        let mut guide = Guide {
+            net: &mut net,
+            tracker: &mut tracker,
+            w: 2.0,
+            min_sigma,
+            max_sigma,
+            lanes: 1,
+            frames: 4,
+            context: None,
+        };
         let guided = guide.denoise(&[(&x, &cond)], 0.1).unwrap();
         assert_eq!(guided[0], [3.0; 4], "D + w (D − D_neg) = 1 + 2 (1 − 0)");
         let plain = guide.denoise(&[(&x, &cond)], 0.05).unwrap();
         assert_eq!(plain[0], [1.0; 4], "below min_sigma: D alone");
-        assert_eq!(net.rows, 3, "two rows guided, one below");
+        assert_eq!(guide.denoise(&[(&x, &cond)], 80.0).unwrap()[0], [3.0; 4], "a max of 0 is no limit");
+        guide.max_sigma = 0.5;
+        assert_eq!(guide.denoise(&[(&x, &cond)], 0.5).unwrap()[0], [3.0; 4], "at max_sigma: guided");
+        assert_eq!(guide.denoise(&[(&x, &cond)], 0.51).unwrap()[0], [1.0; 4], "above max_sigma: D alone");
+        assert_eq!(net.rows, 2 + 1 + 2 + 2 + 1, "two rows per guided call, one otherwise");
     }
 
     fn tracker() -> Tracker {
@@ -393,8 +409,16 @@ mod tests {
     ) -> R {
         let mut net = Echo { rows: 0, channels: 1 };
         let mut tracker = tracker();
-        let guide =
-            Guide { net: &mut net, tracker: &mut tracker, w: 0.0, min_sigma: 0.0, lanes: 1, frames: 2, context: None };
+        let guide = Guide {
+            net: &mut net,
+            tracker: &mut tracker,
+            w: 0.0,
+            min_sigma: 0.0,
+            max_sigma: 0.0,
+            lanes: 1,
+            frames: 2,
+            context: None,
+        };
         let mut g = Generation {
             guide,
             sources: vec![cond(); sources],
@@ -418,8 +442,16 @@ mod tests {
     fn a_variable_is_lanes_times_channels_times_frames() {
         let mut net = Echo { rows: 0, channels: 2 };
         let mut tracker = tracker();
-        let guide =
-            Guide { net: &mut net, tracker: &mut tracker, w: 0.0, min_sigma: 0.0, lanes: 2, frames: 3, context: None };
+        let guide = Guide {
+            net: &mut net,
+            tracker: &mut tracker,
+            w: 0.0,
+            min_sigma: 0.0,
+            max_sigma: 0.0,
+            lanes: 2,
+            frames: 3,
+            context: None,
+        };
         assert_eq!(guide.var_len(), 12);
         assert_eq!(with_generation(2, vec![], None, None, |g| g.variables()), 3, "two sources and the mixture");
     }
@@ -502,8 +534,16 @@ mod tests {
     fn the_separators_constrained_stem_is_the_mix_less_the_others_in_its_place() {
         let mut net = Echo { rows: 0, channels: 1 };
         let mut tracker = tracker();
-        let guide =
-            Guide { net: &mut net, tracker: &mut tracker, w: 0.0, min_sigma: 0.0, lanes: 1, frames: 2, context: None };
+        let guide = Guide {
+            net: &mut net,
+            tracker: &mut tracker,
+            w: 0.0,
+            min_sigma: 0.0,
+            max_sigma: 0.0,
+            lanes: 1,
+            frames: 2,
+            context: None,
+        };
         let sep = Separator { guide, mix: vec![10.0, 20.0], stems: vec![cond(); 3], constrained: 1 };
         let stems = sep.stems_from_state(&[1.0, 2.0, 3.0, 5.0]);
         assert_eq!(stems, [vec![1.0f32, 2.0], vec![6.0, 13.0], vec![3.0, 5.0]]);

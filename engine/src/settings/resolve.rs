@@ -15,6 +15,8 @@ pub struct Settings {
     pub w: f32,
     /// Guidance only at σ at or above this.
     pub guidance_min_sigma: f32,
+    /// Guidance only at σ at or below this (0: no upper limit).
+    pub guidance_max_sigma: f32,
     /// The sampler.
     pub sampler: Sampler,
     /// Karras ρ.
@@ -106,6 +108,7 @@ impl Settings {
             steps: layers.count("steps"),
             w: layers.number("w"),
             guidance_min_sigma: layers.number("guidance_min_sigma"),
+            guidance_max_sigma: layers.number("guidance_max_sigma"),
             sampler,
             rho: 7.0,
             gamma_sources: layers.width("gamma_sources"),
@@ -139,11 +142,12 @@ impl std::fmt::Display for Settings {
         let on = |b: bool| if b { "on" } else { "off" };
         write!(
             f,
-            "steps {}, w {} (from σ {}), {sampler}, rho {}, gamma sources {} mix {}, alpha {}, beta {}, method {}{}, \
+            "steps {}, w {} (from σ {} to {}), {sampler}, rho {}, gamma sources {} mix {}, alpha {}, beta {}, method {}{}, \
              accompaniment {}, negative prompts {}, Wiener filter {}, seed {}",
             self.steps,
             self.w,
             self.guidance_min_sigma,
+            if self.guidance_max_sigma > 0.0 { self.guidance_max_sigma.to_string() } else { "any".into() },
             self.rho,
             gamma(self.gamma_sources),
             gamma(self.gamma_mix),
@@ -214,7 +218,7 @@ mod tests {
             let separates = kind.separates();
             assert_eq!(s.steps, 50, "{name}");
             assert_eq!(s.w, if kind == TaskKind::Extract { 7.5 } else { 3.0 }, "{name}");
-            assert_eq!(s.guidance_min_sigma, 0.0, "{name}");
+            assert_eq!((s.guidance_min_sigma, s.guidance_max_sigma), (0.0, 0.0), "{name}");
             let sampler = if separates { Sampler::Euler { s_churn: 20.0, resamples: 1 } } else { Sampler::Adpm2 };
             assert_eq!(s.sampler, sampler, "{name}");
             let gamma_mix = match kind {

@@ -101,6 +101,17 @@ pub const SETTINGS: &[Spec] = &[
         fallback: |_| Some(Value::Number(0.0)),
     },
     Spec {
+        key: "guidance_max_sigma",
+        aliases: &[],
+        label: "Guidance up to σ",
+        doc: "Guide only at noise levels σ at or below this (0: no upper limit); above it a step costs one \
+              network evaluation instead of two",
+        kind: Kind::Number { min: 0.0, max: 100.0 },
+        tasks: ALL,
+        advanced: true,
+        fallback: |_| Some(Value::Number(0.0)),
+    },
+    Spec {
         key: "sampler",
         aliases: &[],
         label: "Sampler",
