@@ -1,5 +1,5 @@
-//! `gmsdi bench`: network throughput, batched vs single-row evaluation, and
-//! the time of separation and accompaniment, with separation also timed at
+//! `gmsdi bench`: network throughput (a batch shared out over the denoiser's
+//! sessions vs one row at a time), and the time of separation and accompaniment, with separation also timed at
 //! the previous defaults (the baseline) in the same run.
 
 use std::path::Path;
@@ -136,8 +136,8 @@ pub fn run(
         "rows_per_evaluation": rows,
         "window_seconds": t as f64 / f64::from(m.sample_rate),
         "batched_evaluation_s": batched.as_secs_f64(),
-        "single_row_evaluations_s": single.as_secs_f64(),
-        "batching_speedup": single.as_secs_f64() / batched.as_secs_f64(),
+        "one_row_at_a_time_s": single.as_secs_f64(),
+        "sharing_speedup": single.as_secs_f64() / batched.as_secs_f64(),
         "evaluations_per_s": 1.0 / batched.as_secs_f64(),
         "separation_s": sep.as_secs_f64(),
         "separation_realtime_factor": seconds / sep.as_secs_f64(),
@@ -154,12 +154,12 @@ pub fn run(
         println!("machine: {cpu}, {threads} ORT threads in {sessions} denoiser sessions, {provider}");
         println!("model: {} ({} rows of {:.2} s per evaluation)", m.name, rows, t as f64 / f64::from(m.sample_rate));
         println!(
-            "one batched evaluation ({rows} rows): {:.4} s -> {:.2} evaluations/s",
+            "one evaluation of {rows} rows, shared out over {sessions} sessions: {:.4} s -> {:.2} evaluations/s",
             batched.as_secs_f64(),
             1.0 / batched.as_secs_f64()
         );
         println!(
-            "{rows} single-row evaluations: {:.4} s -> batching is {:.2}x faster",
+            "{rows} evaluations of one row each: {:.4} s -> sharing out is {:.2}x faster",
             single.as_secs_f64(),
             single.as_secs_f64() / batched.as_secs_f64()
         );
