@@ -390,6 +390,11 @@ mod tests {
         assert_eq!(net.rows, 2 + 1 + 2 + 2 + 1, "two rows per guided call, one otherwise");
     }
 
+    /// A guide without guidance over `net`.
+    fn unguided<'a>(net: &'a mut Echo, tracker: &'a mut Tracker, lanes: usize, frames: usize) -> Guide<'a> {
+        Guide { net, tracker, w: 0.0, min_sigma: 0.0, max_sigma: 0.0, lanes, frames, context: None }
+    }
+
     fn tracker() -> Tracker {
         Tracker::new(1, Default::default(), Box::new(|_| {}))
     }
@@ -409,16 +414,7 @@ mod tests {
     ) -> R {
         let mut net = Echo { rows: 0, channels: 1 };
         let mut tracker = tracker();
-        let guide = Guide {
-            net: &mut net,
-            tracker: &mut tracker,
-            w: 0.0,
-            min_sigma: 0.0,
-            max_sigma: 0.0,
-            lanes: 1,
-            frames: 2,
-            context: None,
-        };
+        let guide = unguided(&mut net, &mut tracker, 1, 2);
         let mut g = Generation {
             guide,
             sources: vec![cond(); sources],
@@ -442,16 +438,7 @@ mod tests {
     fn a_variable_is_lanes_times_channels_times_frames() {
         let mut net = Echo { rows: 0, channels: 2 };
         let mut tracker = tracker();
-        let guide = Guide {
-            net: &mut net,
-            tracker: &mut tracker,
-            w: 0.0,
-            min_sigma: 0.0,
-            max_sigma: 0.0,
-            lanes: 2,
-            frames: 3,
-            context: None,
-        };
+        let guide = unguided(&mut net, &mut tracker, 2, 3);
         assert_eq!(guide.var_len(), 12);
         assert_eq!(with_generation(2, vec![], None, None, |g| g.variables()), 3, "two sources and the mixture");
     }
@@ -534,16 +521,7 @@ mod tests {
     fn the_separators_constrained_stem_is_the_mix_less_the_others_in_its_place() {
         let mut net = Echo { rows: 0, channels: 1 };
         let mut tracker = tracker();
-        let guide = Guide {
-            net: &mut net,
-            tracker: &mut tracker,
-            w: 0.0,
-            min_sigma: 0.0,
-            max_sigma: 0.0,
-            lanes: 1,
-            frames: 2,
-            context: None,
-        };
+        let guide = unguided(&mut net, &mut tracker, 1, 2);
         let sep = Separator { guide, mix: vec![10.0, 20.0], stems: vec![cond(); 3], constrained: 1 };
         let stems = sep.stems_from_state(&[1.0, 2.0, 3.0, 5.0]);
         assert_eq!(stems, [vec![1.0f32, 2.0], vec![6.0, 13.0], vec![3.0, 5.0]]);
