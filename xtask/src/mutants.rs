@@ -16,12 +16,14 @@ use std::process::Command;
 const VERSION: &str = "27.1.0";
 
 /// The engine's core: the method (guidance, tasks, samplers, schedule,
-/// windowing, Wiener post-filter), its settings and its metrics.
+/// windowing, Wiener post-filter), the rows' way to the network, its
+/// settings and its metrics.
 pub const CORE: &[&str] = &[
     "engine/src/gmsdi.rs",
     "engine/src/generation.rs",
     "engine/src/separation.rs",
     "engine/src/rows.rs",
+    "engine/src/row_pool.rs",
     "engine/src/sampler.rs",
     "engine/src/schedule.rs",
     "engine/src/chunk.rs",
@@ -38,8 +40,19 @@ pub const CORE: &[&str] = &[
 
 /// The test targets every mutant runs (`cargo test -p gmsdi-engine -p
 /// gmsdi-tests` with these).
-const TESTS: &[&str] =
-    &["--lib", "--test", "cli", "--test", "contract", "--test", "fixture_gmsdi", "--test", "fixture_accompaniment"];
+const TESTS: &[&str] = &[
+    "--lib",
+    "--test",
+    "cli",
+    "--test",
+    "contract",
+    "--test",
+    "threads",
+    "--test",
+    "fixture_gmsdi",
+    "--test",
+    "fixture_accompaniment",
+];
 
 /// Equivalent mutants: one regular expression (matched against the names
 /// `cargo mutants --list` prints) per line, then ` # ` and the reason.
