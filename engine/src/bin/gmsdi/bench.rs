@@ -1,6 +1,7 @@
 //! `gmsdi bench`: network throughput (a batch shared out over the denoiser's
-//! sessions vs one row at a time), and the time of separation and accompaniment, with separation also timed at
-//! the previous defaults (the baseline) in the same run.
+//! sessions vs one row at a time), and the time of separation and
+//! accompaniment, with separation also timed at the previous defaults (the
+//! baseline) in the same run.
 
 use std::path::Path;
 use std::time::{Duration, Instant};
