@@ -85,6 +85,13 @@ mod tests {
     }
 
     #[test]
+    fn an_overlap_above_half_the_window_is_cut_to_half() {
+        let ws = plan(3000, 1000, 900, 1);
+        let starts: Vec<usize> = ws.iter().map(|w| w.start).collect();
+        assert_eq!(starts, [0, 500, 1000, 1500, 2000]);
+    }
+
+    #[test]
     fn stitching_identical_windows_reproduces_the_signal() {
         let total = 10000;
         let signal: Vec<f32> = (0..total).map(|i| (i as f32 * 0.01).sin()).collect();
