@@ -86,12 +86,14 @@ commands:
       ONNX Runtime (--provider directml: the DirectML build and DirectML.dll).
   mutants [FILE ...]
       Mutation testing (cargo-mutants 27.1.0, installed when missing) of the
-      engine's core files, or of the FILEs given: each mutant runs the
-      engine's tests and the fixture tests. Mutants listed with a reason in
+      engine's core files, or of the FILEs given, in two stages: every mutant
+      against the engine's unit tests (about 30 s each on 2 cores), then the
+      ones they miss against the engine's tests and the fixture tests (about
+      two minutes each). Mutants listed with a reason in
       xtask/mutants-equivalent.txt are left out. Prints caught / missed /
       timeouts / unviable and the kill rate per file (lists in
-      target/mutants/mutants.out/); fails if a mutant was missed. Slow: about
-      a minute per surviving mutant on 2 cores.
+      target/mutants/quick/ and target/mutants/full/); fails if a mutant was
+      missed.
   nice-plug-patch [--check]
       Rebuild third_party/nice-plug as the published nice-plug crate (fetched
       by cargo, sha256 checked) plus third_party/nice-plug.patch; with --check,

@@ -1,11 +1,13 @@
 //! `mutants`: mutation testing of the engine's core with cargo-mutants:
 //! which small changes to the method code (a sign, an operator, a function
-//! body) the tests catch. Each mutant runs the engine's own tests and the
-//! fixture tests of `tests/` (not the plugin's host tests, which exercise
-//! the plugin, not the method). Mutants that no behaviour can tell from the
-//! original are listed with their reason in `xtask/mutants-equivalent.txt`
-//! and left out. Prints caught / missed / timeouts / unviable and the kill
-//! rate per file; the lists are in `target/mutants/mutants.out/`.
+//! body) the tests catch. It runs in two stages: every mutant first against
+//! the engine's unit tests alone (about 30 s each), then only the mutants
+//! they miss against the engine's own tests and the fixture tests of
+//! `tests/` (not the plugin's host tests, which exercise the plugin, not the
+//! method). Mutants that no behaviour can tell from the original are listed
+//! with their reason in `xtask/mutants-equivalent.txt` and left out. Prints
+//! caught / missed / timeouts / unviable and the kill rate per file; each
+//! stage's lists are in `target/mutants/<stage>/mutants.out/`.
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -38,21 +40,37 @@ pub const CORE: &[&str] = &[
     "engine/src/settings/vocabulary.rs",
 ];
 
-/// The test targets every mutant runs (`cargo test -p gmsdi-engine -p
-/// gmsdi-tests` with these).
-const TESTS: &[&str] = &[
-    "--lib",
-    "--test",
-    "cli",
-    "--test",
-    "contract",
-    "--test",
-    "threads",
-    "--test",
-    "fixture_gmsdi",
-    "--test",
-    "fixture_accompaniment",
-];
+/// One run of cargo-mutants: the packages whose tests run and the test
+/// targets given to `cargo test`.
+struct Stage {
+    name: &'static str,
+    packages: &'static [&'static str],
+    tests: &'static [&'static str],
+}
+
+/// First stage: every mutant against the engine's unit tests, which catch
+/// most of them at a fraction of the full suite's cost.
+const QUICK: Stage = Stage { name: "quick", packages: &["gmsdi-engine"], tests: &["--lib"] };
+
+/// Second stage: the mutants the first missed, against the engine's unit,
+/// CLI, contract and thread-count tests and the fixture tests.
+const FULL: Stage = Stage {
+    name: "full",
+    packages: &["gmsdi-engine", "gmsdi-tests"],
+    tests: &[
+        "--lib",
+        "--test",
+        "cli",
+        "--test",
+        "contract",
+        "--test",
+        "threads",
+        "--test",
+        "fixture_gmsdi",
+        "--test",
+        "fixture_accompaniment",
+    ],
+};
 
 /// Equivalent mutants: one regular expression (matched against the names
 /// `cargo mutants --list` prints) per line, then ` # ` and the reason.
@@ -67,44 +85,81 @@ const BUILD_TIMEOUT: &str = "1800";
 const OUTPUT: &str = "target/mutants";
 
 /// Runs cargo-mutants on `files` (the core when empty) with the ONNX
-/// Runtime library `ort_lib`, then prints the table per file. Fails when a
-/// mutant was missed or cargo-mutants could not run.
+/// Runtime library `ort_lib`, in the two stages, then prints the table per
+/// file. Fails when a mutant was missed or cargo-mutants could not run.
 pub fn run(root: &Path, ort_lib: &Path, files: &[String]) -> Result<(), String> {
     ensure_installed()?;
     let files: Vec<String> =
         if files.is_empty() { CORE.iter().map(|f| f.to_string()).collect() } else { files.to_vec() };
     let equivalent = equivalent_patterns(&std::fs::read_to_string(root.join(EQUIVALENT)).unwrap_or_default())?;
+    let quick = run_stage(root, ort_lib, &QUICK, &files, &equivalent, &[])?;
+    let only: Vec<String> = quick[1].lines().filter(|l| !l.trim().is_empty()).map(regex::escape).collect();
+    let lists = if only.is_empty() {
+        quick
+    } else {
+        merge(quick, run_stage(root, ort_lib, &FULL, &files, &equivalent, &only)?)
+    };
+    let table = Table::from_lists(&lists);
+    println!("\n{}", table.render());
+    if lists[1].trim().is_empty() {
+        Ok(())
+    } else {
+        Err(format!("mutants missed:\n{}", lists[1]))
+    }
+}
+
+/// Runs one stage over `files`, leaving out the `equivalent` patterns and,
+/// when `only` is not empty, every mutant no pattern of it matches; returns
+/// the stage's lists in [`LISTS`] order.
+fn run_stage(
+    root: &Path,
+    ort_lib: &Path,
+    stage: &Stage,
+    files: &[String],
+    equivalent: &[String],
+    only: &[String],
+) -> Result<[String; 4], String> {
+    let output = Path::new(OUTPUT).join(stage.name);
     let mut cmd = Command::new("cargo");
     // No baseline run: cargo-mutants 27 runs the baseline with the mutated
     // package's tests only, where `--test fixture_gmsdi` does not exist. The
     // unmutated tree's tests pass in CI; a mutant's tests stop after TIMEOUT.
-    cmd.args(["mutants", "--no-shuffle", "-j", "1", "--output", OUTPUT, "--package", "gmsdi-engine"])
+    cmd.args(["mutants", "--no-shuffle", "-j", "1", "--package", "gmsdi-engine"])
+        .arg("--output")
+        .arg(&output)
         .args(["--baseline", "skip", "--timeout", TIMEOUT, "--build-timeout", BUILD_TIMEOUT])
         // Copy the sources only, not target/ and the recipe's data (ignored by git).
         .args(["--gitignore", "true"])
-        .args(["--test-package", "gmsdi-engine", "--test-package", "gmsdi-tests"])
         .current_dir(root)
         .env("GMSDI_ORT_LIB", ort_lib);
-    for file in &files {
+    for package in stage.packages {
+        cmd.args(["--test-package", package]);
+    }
+    for file in files {
         cmd.args(["--file", file]);
     }
-    for pattern in &equivalent {
+    for pattern in equivalent {
         cmd.args(["--exclude-re", pattern]);
     }
-    for arg in TESTS {
+    for name in only {
+        cmd.args(["--re", name]);
+    }
+    for arg in stage.tests {
         cmd.arg(format!("--cargo-test-arg={arg}"));
     }
-    eprintln!("xtask: cargo mutants on {} file(s), {} equivalent pattern(s) left out", files.len(), equivalent.len());
+    eprintln!(
+        "xtask: {} stage, cargo mutants on {} file(s){}, {} equivalent pattern(s) left out",
+        stage.name,
+        files.len(),
+        if only.is_empty() { String::new() } else { format!(" ({} mutants)", only.len()) },
+        equivalent.len()
+    );
     let status = cmd.status().map_err(|e| format!("cannot run cargo mutants: {e}"))?;
-    let out = root.join(OUTPUT).join("mutants.out");
-    let table = Table::read(&out)?;
-    println!("\n{}", table.render());
     // cargo-mutants: 0 all caught, 2 some missed, 3 some timed out; others are errors.
-    match status.code() {
-        Some(0 | 3) => Ok(()),
-        Some(2) => Err(format!("mutants missed: see {}", out.join("missed.txt").display())),
-        _ => Err(format!("cargo mutants failed ({status})")),
+    if !matches!(status.code(), Some(0 | 2 | 3)) {
+        return Err(format!("cargo mutants failed in the {} stage ({status})", stage.name));
     }
+    read_lists(&root.join(output).join("mutants.out"))
 }
 
 /// Installs cargo-mutants [`VERSION`] unless `cargo mutants --version` says it is there.
@@ -138,6 +193,26 @@ fn equivalent_patterns(text: &str) -> Result<Vec<String>, String> {
         .collect()
 }
 
+/// The outcome of both stages: the quick stage's lists but its missed
+/// mutants, which the full stage ran again, then the full stage's lists.
+fn merge(mut quick: [String; 4], full: [String; 4]) -> [String; 4] {
+    quick[1].clear();
+    for (list, more) in quick.iter_mut().zip(full) {
+        list.push_str(&more);
+    }
+    quick
+}
+
+/// cargo-mutants' lists (`caught.txt`, …: one mutant per line,
+/// `file:line:column: what`) from `mutants.out/`, in [`LISTS`] order.
+fn read_lists(dir: &Path) -> Result<[String; 4], String> {
+    let read = |list: &str| {
+        let path = dir.join(list);
+        std::fs::read_to_string(&path).map_err(|e| format!("cannot read {}: {e}", path.display()))
+    };
+    Ok([read(LISTS[0])?, read(LISTS[1])?, read(LISTS[2])?, read(LISTS[3])?])
+}
+
 /// Outcomes per file: caught, missed, timeouts, unviable.
 #[derive(Debug, Default, PartialEq)]
 struct Table(BTreeMap<String, [usize; 4]>);
@@ -146,17 +221,6 @@ struct Table(BTreeMap<String, [usize; 4]>);
 const LISTS: [&str; 4] = ["caught.txt", "missed.txt", "timeout.txt", "unviable.txt"];
 
 impl Table {
-    /// Reads cargo-mutants' lists (`caught.txt`, …: one mutant per line,
-    /// `file:line:column: what`) from `mutants.out/`.
-    fn read(dir: &Path) -> Result<Table, String> {
-        let mut texts = Vec::new();
-        for list in LISTS {
-            let path = dir.join(list);
-            texts.push(std::fs::read_to_string(&path).map_err(|e| format!("cannot read {}: {e}", path.display()))?);
-        }
-        Ok(Table::from_lists(&texts))
-    }
-
     fn from_lists(texts: &[String]) -> Table {
         let mut rows: BTreeMap<String, [usize; 4]> = BTreeMap::new();
         for (column, text) in texts.iter().enumerate() {
@@ -218,6 +282,15 @@ mod tests {
         assert!((Table::kill_rate(table.0["engine/src/a.rs"]) - 200.0 / 3.0).abs() < 1e-9);
         let text = table.render();
         assert!(text.lines().last().unwrap().starts_with("all") && text.contains("80.0%"), "{text}");
+    }
+
+    #[test]
+    fn the_full_stage_decides_the_mutants_the_quick_stage_missed() {
+        let quick = ["a.rs:1:1: x\n", "a.rs:2:1: y\na.rs:3:1: z\n", "a.rs:4:1: t\n", "a.rs:5:1: u\n"].map(String::from);
+        let full = ["a.rs:2:1: y\n", "a.rs:3:1: z\n", "", ""].map(String::from);
+        let lists = merge(quick, full);
+        assert_eq!(lists[1], "a.rs:3:1: z\n", "missed only if the full stage missed it");
+        assert_eq!(Table::from_lists(&lists).0["a.rs"], [2, 1, 1, 1]);
     }
 
     #[test]
