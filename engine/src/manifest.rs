@@ -72,6 +72,10 @@ pub struct Manifest {
     pub sigma_data: f32,
     /// Denoiser file name.
     pub denoiser: String,
+    /// Optional denoiser for the CPU (e.g. quantized to int8): the same ports
+    /// and behaviour as `denoiser`, which GPU providers keep.
+    #[serde(default)]
+    pub denoiser_cpu: Option<String>,
     /// Text encoder file name.
     pub text_encoder: String,
     /// Tokenizer file name.
@@ -156,9 +160,7 @@ impl Manifest {
             )?;
         }
         rule(self.input_rms.is_none_or(|r| r.is_finite() && r > 0.0), "`input_rms` must be finite and > 0")?;
-        for (key, name) in
-            [("denoiser", &self.denoiser), ("text_encoder", &self.text_encoder), ("tokenizer", &self.tokenizer)]
-        {
+        for (key, name) in self.model_files() {
             rule(
                 is_plain_relative(name),
                 &format!("`{key}` must be a file name inside the model folder, found \"{name}\""),
@@ -180,8 +182,25 @@ impl Manifest {
         Ok(())
     }
 
+    /// The denoiser file that runs on the CPU: `denoiser_cpu` if given,
+    /// unless `full_precision` asks for `denoiser`.
+    pub fn cpu_denoiser(&self, full_precision: bool) -> &str {
+        match &self.denoiser_cpu {
+            Some(file) if !full_precision => file,
+            _ => &self.denoiser,
+        }
+    }
+
+    /// The model's files with their keys: denoiser(s), text encoder, tokenizer.
+    fn model_files(&self) -> Vec<(&'static str, &String)> {
+        let mut files = vec![("denoiser", &self.denoiser)];
+        files.extend(self.denoiser_cpu.as_ref().map(|f| ("denoiser_cpu", f)));
+        files.extend([("text_encoder", &self.text_encoder), ("tokenizer", &self.tokenizer)]);
+        files
+    }
+
     fn check_files(&self, dir: &Path) -> Result<()> {
-        for name in [&self.denoiser, &self.text_encoder, &self.tokenizer] {
+        for (_, name) in self.model_files() {
             if !dir.join(name).is_file() {
                 return Err(EngineError::contract(name.as_str(), "file is missing from the model folder"));
             }

@@ -48,6 +48,8 @@ pub struct Model {
     pub provider: Provider,
     /// Why the requested provider is not used, if it is not.
     pub provider_warning: Option<String>,
+    /// The denoiser file that runs (`denoiser`, or `denoiser_cpu` on the CPU).
+    pub denoiser_file: String,
     denoiser: RowPool<Session>,
     takes_context: bool,
     text_encoder: Session,
@@ -59,8 +61,8 @@ impl Model {
     /// Loads a model folder and checks it against the contract.
     pub fn load(dir: &Path, options: &RuntimeOptions) -> Result<Model> {
         let manifest = Manifest::load(dir)?;
-        let mut den = open_denoiser(&dir.join(&manifest.denoiser), options)?;
-        let takes_context = check_denoiser(&manifest, den.pool.first())?;
+        let mut den = open_denoiser(dir, &manifest, options)?;
+        let takes_context = check_denoiser(&manifest, &den.file, den.pool.first())?;
         let text = open_session(
             &dir.join(&manifest.text_encoder),
             &RuntimeOptions { provider: Provider::Cpu, ..options.clone() },
@@ -74,6 +76,7 @@ impl Model {
             manifest,
             provider: den.provider,
             provider_warning: den.warning,
+            denoiser_file: den.file,
             denoiser: den.pool,
             takes_context,
             text_encoder: text.session,
@@ -99,7 +102,7 @@ impl Model {
         let out = self.denoise(&x, t, &[1.0], &emb, None)?;
         if out.iter().any(|v| !v.is_finite()) {
             return Err(EngineError::contract(
-                self.manifest.denoiser.clone(),
+                self.denoiser_file.clone(),
                 "`denoised` holds NaN or infinite values on a test input",
             ));
         }
@@ -238,26 +241,36 @@ struct OpenedDenoiser {
     pool: RowPool<Session>,
     provider: Provider,
     warning: Option<String>,
+    /// The file the sessions run.
+    file: String,
 }
 
-/// Opens the denoiser: on the CPU one session per thread (at most
-/// [`MAX_CPU_SESSIONS`], the threads shared among them), each fed one row
-/// per call (see `row_pool`); on a GPU one session fed whole batches.
-fn open_denoiser(path: &Path, options: &RuntimeOptions) -> Result<OpenedDenoiser> {
+/// Opens the denoiser: on the CPU the manifest's CPU denoiser in one
+/// session per thread (at most [`MAX_CPU_SESSIONS`], the threads shared
+/// among them), each fed one row per call (see `row_pool`); on a GPU
+/// `denoiser` in one session fed whole batches.
+fn open_denoiser(dir: &Path, manifest: &Manifest, options: &RuntimeOptions) -> Result<OpenedDenoiser> {
     let mut warning = None;
     if options.provider != Provider::Cpu {
-        let opened = open_session(path, options)?;
+        let opened = open_session(&dir.join(&manifest.denoiser), options)?;
         if opened.provider != Provider::Cpu {
             let pool = RowPool::new(vec![opened.session], None);
-            return Ok(OpenedDenoiser { pool, provider: opened.provider, warning: None });
+            return Ok(OpenedDenoiser {
+                pool,
+                provider: opened.provider,
+                warning: None,
+                file: manifest.denoiser.clone(),
+            });
         }
         warning = opened.warning;
     }
+    let file = manifest.cpu_denoiser(options.full_precision).to_string();
     let threads = options.thread_count();
     let sessions = threads.min(MAX_CPU_SESSIONS);
     let cpu = RuntimeOptions { provider: Provider::Cpu, threads: Some(threads / sessions), ..options.clone() };
-    let members = (0..sessions).map(|_| open_session(path, &cpu).map(|o| o.session)).collect::<Result<Vec<_>>>()?;
-    Ok(OpenedDenoiser { pool: RowPool::new(members, Some(1)), provider: Provider::Cpu, warning })
+    let members =
+        (0..sessions).map(|_| open_session(&dir.join(&file), &cpu).map(|o| o.session)).collect::<Result<Vec<_>>>()?;
+    Ok(OpenedDenoiser { pool: RowPool::new(members, Some(1)), provider: Provider::Cpu, warning, file })
 }
 
 fn inference(e: impl std::fmt::Display) -> EngineError {
@@ -332,7 +345,7 @@ fn check_port_types(file: &str, what: &str, actual: &[ort::value::Outlet], expec
 
 /// Checks the denoiser's ports; returns whether it has the optional
 /// `context` input.
-fn check_denoiser(m: &Manifest, s: &Session) -> Result<bool> {
+fn check_denoiser(m: &Manifest, file: &str, s: &Session) -> Result<bool> {
     let (c, d) = (Some(m.channels), Some(m.embedding_dim));
     let f = TensorElementType::Float32;
     let mut inputs = vec![
@@ -344,8 +357,8 @@ fn check_denoiser(m: &Manifest, s: &Session) -> Result<bool> {
     if takes_context {
         inputs.push(Port { name: "context", ty: f, dims: vec![None, c, None] });
     }
-    check_ports(&m.denoiser, "input", s.inputs(), &inputs)?;
-    check_ports(&m.denoiser, "output", s.outputs(), &[Port { name: "denoised", ty: f, dims: vec![None, c, None] }])?;
+    check_ports(file, "input", s.inputs(), &inputs)?;
+    check_ports(file, "output", s.outputs(), &[Port { name: "denoised", ty: f, dims: vec![None, c, None] }])?;
     Ok(takes_context)
 }
 

@@ -74,11 +74,13 @@ pub struct RuntimeOptions {
     pub threads: Option<usize>,
     /// Where to look first for the library (e.g. the plugin binary's folder).
     pub search_dir: Option<PathBuf>,
+    /// Run the model's `denoiser` on the CPU too, not its `denoiser_cpu`.
+    pub full_precision: bool,
 }
 
 impl Default for RuntimeOptions {
     fn default() -> Self {
-        Self { provider: Provider::Cpu, threads: None, search_dir: None }
+        Self { provider: Provider::Cpu, threads: None, search_dir: None, full_precision: false }
     }
 }
 

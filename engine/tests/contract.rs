@@ -224,7 +224,7 @@ fn window_not_a_multiple_of_length_multiple() {
 
 #[test]
 fn file_names_outside_the_folder() {
-    for key in ["denoiser", "text_encoder", "tokenizer"] {
+    for key in ["denoiser", "denoiser_cpu", "text_encoder", "tokenizer"] {
         for name in ["../denoiser.onnx", "/etc/passwd", "sub/../denoiser.onnx", ""] {
             let c = Copy::new();
             c.edit(|v| v[key] = json!(name));
@@ -262,6 +262,23 @@ fn listed_files_missing() {
         std::fs::remove_file(c.path().join(file)).unwrap();
         c.refused(file, &["file is missing from the model folder"]);
     }
+}
+
+#[test]
+fn the_cpu_denoiser_runs_on_the_cpu_unless_full_precision_is_asked() {
+    let full = RuntimeOptions { full_precision: true, ..RuntimeOptions::default() };
+    let c = Copy::new();
+    std::fs::copy(c.path().join("denoiser.onnx"), c.path().join("denoiser_int8.onnx")).unwrap();
+    c.edit(|v| v["denoiser_cpu"] = json!("denoiser_int8.onnx"));
+    assert_eq!(Model::load(c.path(), &RuntimeOptions::default()).unwrap().denoiser_file, "denoiser_int8.onnx");
+    assert_eq!(Model::load(c.path(), &full).unwrap().denoiser_file, "denoiser.onnx");
+    // A broken CPU denoiser is refused by name; the full-precision one still loads.
+    c.swap("denoiser_int8.onnx", "denoiser_wrong_dim.onnx");
+    c.refused("denoiser_int8.onnx", &["dimension 1 of input `embedding` must be 5, found 6"]);
+    assert_eq!(Model::load(c.path(), &full).unwrap().denoiser_file, "denoiser.onnx");
+    let c = Copy::new();
+    c.edit(|v| v["denoiser_cpu"] = json!("denoiser_int8.onnx"));
+    c.refused("denoiser_int8.onnx", &["file is missing from the model folder"]);
 }
 
 #[test]

@@ -18,6 +18,10 @@ pub struct Cli {
     /// ONNX Runtime intra-op threads (default: every core).
     #[arg(long, global = true)]
     pub threads: Option<usize>,
+    /// Run the model's full-precision denoiser on the CPU too, not its
+    /// `denoiser_cpu` (the shipped model's int8 one).
+    #[arg(long, global = true)]
+    pub full_precision: bool,
     /// Print a machine-readable JSON summary on stdout.
     #[arg(long, global = true)]
     pub json: bool,

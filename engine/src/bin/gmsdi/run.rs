@@ -44,13 +44,14 @@ impl From<String> for Failure {
 
 /// Loads the model the command line asks for.
 pub fn load_model(cli: &Cli) -> Result<Model, Failure> {
-    load_model_with_threads(cli, cli.threads)
+    load_model_with(cli, cli.threads, cli.full_precision)
 }
 
-/// Loads the model the command line asks for, with `threads` ONNX Runtime threads.
-pub fn load_model_with_threads(cli: &Cli, threads: Option<usize>) -> Result<Model, Failure> {
+/// Loads the model the command line asks for, with `threads` ONNX Runtime
+/// threads, its full-precision denoiser on the CPU if `full_precision`.
+pub fn load_model_with(cli: &Cli, threads: Option<usize>, full_precision: bool) -> Result<Model, Failure> {
     let dir = model_dir::resolve(cli.model.as_deref())?;
-    let options = RuntimeOptions { provider: cli.provider.parse()?, threads, search_dir: None };
+    let options = RuntimeOptions { provider: cli.provider.parse()?, threads, search_dir: None, full_precision };
     let model = Model::load(&dir, &options)?;
     if let Some(w) = &model.provider_warning {
         eprintln!("gmsdi: warning: {w}");
@@ -206,7 +207,7 @@ pub fn info(cli: &Cli) -> Result<(), Failure> {
     let summary = json!({
         "name": m.name, "version": m.version, "folder": model.dir, "sample_rate": m.sample_rate, "channels": m.channels,
         "window_seconds": m.window as f64 / f64::from(m.sample_rate), "stems": stems, "provider": model.provider.to_string(),
-        "onnxruntime": gmsdi_engine::runtime::loaded_library(),
+        "denoiser": model.denoiser_file, "onnxruntime": gmsdi_engine::runtime::loaded_library(),
     });
     println!("{}", serde_json::to_string_pretty(&summary).unwrap_or_default());
     Ok(())
