@@ -49,7 +49,8 @@ mkdir "$TMP/weights_only" && cp "$TMP/ckpt/ema.pt" "$TMP/weights_only/"
 "$PY" train.py --data "$TMP/data" --ckpt "$TMP/ckpt3" --textenc "$TMP/textenc" --init "$TMP/weights_only/ema.pt" \
   --steps 9 --batch 2 --length 8192 --log-every 1 | tee "$TMP/init3.log"
 grep -q "initialised from .* (step 8), fresh optimizer" "$TMP/init3.log"
-"$PY" export.py --ckpt "$TMP/ckpt/ema.pt" --out "$OUT" --textenc "$TMP/textenc" --report "$TMP/report.json"
+"$PY" export.py --ckpt "$TMP/ckpt/ema.pt" --out "$OUT" --textenc "$TMP/textenc" --report "$TMP/report.json" \
+  --data "$TMP/data/train"
 "$PY" -c 'import json,sys; m=json.load(open(sys.argv[1])); assert m["format"]=="gmsdi-model/1" and m["training"]["steps"]==8, m["training"]' "$OUT/model.json"
 # the context model: from the context-free weights (zero context encoder), resumed, continued
 # from its ema.pt + resume.pt, exported with the 4th input `context` (SMOKE_CTX_OUT keeps it)
