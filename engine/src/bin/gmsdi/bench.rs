@@ -16,7 +16,7 @@ use rand::SeedableRng;
 use serde_json::json;
 
 use crate::args::Cli;
-use crate::run::{load_model, load_model_with_threads, run_with_progress, Failure};
+use crate::run::{load_model, load_model_with, run_with_progress, Failure};
 
 /// Separation as the engine ran it by default before the speed work: Euler
 /// with churn 20 at 20 steps, guided at every step, each channel of the mix
@@ -111,12 +111,20 @@ pub fn run(
     let acc = time_job(
         &mut model,
         Task::Accompany { sources: vec![source], generate: vec![vec![stems[stems.len() - 1].clone()]] },
-        defaults,
+        defaults.clone(),
     )?;
     let provider = model.provider.to_string();
     let sessions = model.denoiser_sessions();
+    let denoiser = model.denoiser_file.clone();
     drop(model);
-    let mut baseline_model = load_model_with_threads(cli, Some(1))?;
+    // The model's own denoiser in place of its CPU one, at the same settings.
+    let full_precision = if denoiser == m.denoiser {
+        None
+    } else {
+        let mut full = load_model_with(cli, cli.threads, true)?;
+        Some(time_job(&mut full, Task::Separate { mix: mix.clone(), stems: stems.clone() }, defaults)?)
+    };
+    let mut baseline_model = load_model_with(cli, Some(1), true)?;
     let baseline = time_job(
         &mut baseline_model,
         Task::Separate { mix, stems },
@@ -144,6 +152,8 @@ pub fn run(
         "evaluations_per_s": 1.0 / batched.as_secs_f64(),
         "separation_s": sep.as_secs_f64(),
         "separation_realtime_factor": seconds / sep.as_secs_f64(),
+        "denoiser": denoiser,
+        "full_precision_separation_s": full_precision.map(|d| d.as_secs_f64()),
         "baseline_separation_s": baseline.as_secs_f64(),
         "separation_speedup_vs_baseline": speedup,
         "accompaniment_s": acc.as_secs_f64(),
@@ -154,7 +164,7 @@ pub fn run(
     if cli.json {
         println!("{summary}");
     } else {
-        println!("machine: {cpu}, {threads} ORT threads in {sessions} denoiser sessions, {provider}");
+        println!("machine: {cpu}, {threads} ORT threads in {sessions} sessions of {denoiser}, {provider}");
         println!("model: {} ({} rows of {:.2} s per evaluation)", m.name, rows, t as f64 / f64::from(m.sample_rate));
         println!(
             "one evaluation of {rows} rows, shared out over {sessions} sessions: {:.4} s -> {:.2} evaluations/s",
@@ -172,6 +182,14 @@ pub fn run(
             sep.as_secs_f64(),
             seconds / sep.as_secs_f64()
         );
+        if let Some(full) = full_precision {
+            println!(
+                "separation of the same with the full-precision {}: {:.2} s wall -> {denoiser} is {:.2}x faster",
+                m.denoiser,
+                full.as_secs_f64(),
+                full.as_secs_f64() / sep.as_secs_f64()
+            );
+        }
         println!(
             "separation of the same at the baseline (euler, churn 20, 20 steps all guided, per channel, 1 thread): {:.2} s wall \
              -> the defaults are {speedup:.2}x faster",
