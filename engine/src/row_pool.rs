@@ -10,6 +10,7 @@
 use std::ops::Range;
 
 use crate::error::{EngineError, Result};
+use crate::thread_priority::Priority;
 
 /// Sessions (or anything that evaluates rows) that share out a batch.
 pub struct RowPool<S> {
@@ -38,7 +39,7 @@ impl<S: Send> RowPool<S> {
     /// Evaluates `rows` rows: `run(member, range)` returns the outputs of
     /// the rows in `range`, concatenated. Members take contiguous shares,
     /// the first on the calling thread and the others on threads of their
-    /// own; the outputs come back in row order.
+    /// own at its priority; the outputs come back in row order.
     pub fn run<F>(&mut self, rows: usize, run: F) -> Result<Vec<f32>>
     where
         F: Fn(&mut S, Range<usize>) -> Result<Vec<f32>> + Sync,
@@ -55,8 +56,16 @@ impl<S: Send> RowPool<S> {
         };
         let mut members = self.members.iter_mut().zip(shares);
         let Some((first, first_share)) = members.next() else { return Ok(Vec::new()) };
+        let priority = Priority::current();
         std::thread::scope(|scope| {
-            let others: Vec<_> = members.map(|(m, share)| scope.spawn(move || work(m, share))).collect();
+            let others: Vec<_> = members
+                .map(|(m, share)| {
+                    scope.spawn(move || {
+                        priority.apply();
+                        work(m, share)
+                    })
+                })
+                .collect();
             let mut out = work(first, first_share);
             for handle in others {
                 let part =
@@ -133,6 +142,22 @@ mod tests {
         let mut pool = RowPool::new(vec![Vec::new()], None);
         pool.run(5, record).unwrap();
         assert_eq!(pool.members, vec![vec![0..5]]);
+    }
+
+    #[test]
+    fn member_threads_run_at_the_calling_threads_priority() {
+        use crate::thread_priority::test_support::{level, lower_current};
+        std::thread::spawn(|| {
+            let normal = level();
+            lower_current();
+            let lowered = level();
+            assert_ne!(lowered, normal, "the test thread's priority could not be lowered");
+            let mut pool = RowPool::new(vec![0, 1, 2], Some(1));
+            let levels = pool.run(3, |_, r| Ok(vec![level() as f32; r.len()])).unwrap();
+            assert_eq!(levels, vec![lowered as f32; 3], "normal is {normal}");
+        })
+        .join()
+        .unwrap();
     }
 
     #[test]

@@ -26,12 +26,21 @@ use nice_plug::params::persist::PersistentField;
 
 use super::{Command, Shared, AUDIO_REQUEST_WAIT};
 
-/// Inference must not compete with the host's threads.
+/// Inference must not compete with the host's threads (the engine runs its
+/// network threads at the worker's priority).
 fn lower_priority() {
     #[cfg(target_os = "linux")]
-    // SAFETY: changes only this thread's nice value (threads ONNX Runtime starts inherit it).
+    // SAFETY: changes only this thread's nice value (threads it starts inherit it).
     unsafe {
         libc::setpriority(libc::PRIO_PROCESS, libc::gettid() as libc::id_t, 10);
+    }
+    #[cfg(windows)]
+    // SAFETY: changes only this thread's priority, through its pseudo-handle.
+    unsafe {
+        use windows_sys::Win32::System::Threading::{
+            GetCurrentThread, SetThreadPriority, THREAD_PRIORITY_BELOW_NORMAL,
+        };
+        SetThreadPriority(GetCurrentThread(), THREAD_PRIORITY_BELOW_NORMAL);
     }
 }
 
