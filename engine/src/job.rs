@@ -16,6 +16,7 @@ use crate::{generation, separation};
 pub fn run(model: &mut dyn TextDenoiser, job: &Job, tracker: &mut Tracker) -> Result<JobOutput> {
     // Extraction's settings always name the extractor (Settings::resolve).
     let settings = Settings::resolve(job.task.kind(), model.manifest(), &job.overrides)?;
+    model.use_cpu_denoiser(settings.cpu_denoiser)?;
     let mut cx = Context { model, job, settings, warnings: Vec::new() };
     let stems = match &job.task {
         Task::Separate { mix, stems } => {

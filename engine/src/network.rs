@@ -51,6 +51,10 @@ pub struct Model {
     /// The denoiser file that runs (`denoiser`, or `denoiser_cpu` on the CPU).
     pub denoiser_file: String,
     denoiser: RowPool<Session>,
+    /// On the CPU, the other denoiser file's sessions once a job asked for
+    /// them (see [`Model::use_cpu_denoiser`]).
+    spare: Option<(String, RowPool<Session>)>,
+    options: RuntimeOptions,
     takes_context: bool,
     text_encoder: Session,
     tokenizer: tokenizers::Tokenizer,
@@ -78,6 +82,8 @@ impl Model {
             provider_warning: den.warning,
             denoiser_file: den.file,
             denoiser: den.pool,
+            spare: None,
+            options: options.clone(),
             takes_context,
             text_encoder: text.session,
             tokenizer,
@@ -113,6 +119,28 @@ impl Model {
     /// one on a GPU).
     pub fn denoiser_sessions(&self) -> usize {
         self.denoiser.members()
+    }
+
+    /// On the CPU, runs the manifest's `denoiser_cpu` from now on if `on`
+    /// (unless the options ask for full precision), else its `denoiser`,
+    /// opening that file's sessions the first time. Nothing changes on a GPU
+    /// or for a model without a `denoiser_cpu`.
+    pub fn use_cpu_denoiser(&mut self, on: bool) -> Result<()> {
+        if self.provider != Provider::Cpu {
+            return Ok(());
+        }
+        let want = self.manifest.cpu_denoiser(self.options.full_precision || !on).to_string();
+        if want == self.denoiser_file {
+            return Ok(());
+        }
+        let mut pool = match self.spare.take() {
+            Some((file, pool)) if file == want => pool,
+            _ => open_cpu_pool(&self.dir.join(&want), &self.options)?,
+        };
+        check_denoiser(&self.manifest, &want, pool.first())?;
+        let old = std::mem::replace(&mut self.denoiser, pool);
+        self.spare = Some((std::mem::replace(&mut self.denoiser_file, want), old));
+        Ok(())
     }
 
     /// The embedding of a prompt; the null embedding for an empty prompt.
@@ -245,10 +273,9 @@ struct OpenedDenoiser {
     file: String,
 }
 
-/// Opens the denoiser: on the CPU the manifest's CPU denoiser in one
-/// session per thread (at most [`MAX_CPU_SESSIONS`], the threads shared
-/// among them), each fed one row per call (see `row_pool`); on a GPU
-/// `denoiser` in one session fed whole batches.
+/// Opens the denoiser: on the CPU the manifest's CPU denoiser in a pool of
+/// sessions (see [`open_cpu_pool`] and `row_pool`); on a GPU `denoiser` in
+/// one session fed whole batches.
 fn open_denoiser(dir: &Path, manifest: &Manifest, options: &RuntimeOptions) -> Result<OpenedDenoiser> {
     let mut warning = None;
     if options.provider != Provider::Cpu {
@@ -265,12 +292,19 @@ fn open_denoiser(dir: &Path, manifest: &Manifest, options: &RuntimeOptions) -> R
         warning = opened.warning;
     }
     let file = manifest.cpu_denoiser(options.full_precision).to_string();
+    let pool = open_cpu_pool(&dir.join(&file), options)?;
+    Ok(OpenedDenoiser { pool, provider: Provider::Cpu, warning, file })
+}
+
+/// A denoiser file on the CPU: one session per thread (at most
+/// [`MAX_CPU_SESSIONS`], the threads shared among them), each fed one row
+/// per call.
+fn open_cpu_pool(path: &Path, options: &RuntimeOptions) -> Result<RowPool<Session>> {
     let threads = options.thread_count();
     let sessions = threads.min(MAX_CPU_SESSIONS);
     let cpu = RuntimeOptions { provider: Provider::Cpu, threads: Some(threads / sessions), ..options.clone() };
-    let members =
-        (0..sessions).map(|_| open_session(&dir.join(&file), &cpu).map(|o| o.session)).collect::<Result<Vec<_>>>()?;
-    Ok(OpenedDenoiser { pool: RowPool::new(members, Some(1)), provider: Provider::Cpu, warning, file })
+    let members = (0..sessions).map(|_| open_session(path, &cpu).map(|o| o.session)).collect::<Result<Vec<_>>>()?;
+    Ok(RowPool::new(members, Some(1)))
 }
 
 fn inference(e: impl std::fmt::Display) -> EngineError {

@@ -16,6 +16,11 @@ pub trait TextDenoiser: Denoiser {
     fn manifest(&self) -> &Manifest;
     /// The embedding of a prompt (the null embedding for "").
     fn embed(&mut self, prompt: &str) -> Result<Vec<f32>>;
+    /// Whether a job on the CPU runs the model's `denoiser_cpu` (`on`) or
+    /// its full-precision `denoiser`; a model with one denoiser ignores it.
+    fn use_cpu_denoiser(&mut self, _on: bool) -> Result<()> {
+        Ok(())
+    }
 }
 
 impl TextDenoiser for crate::network::Model {
@@ -24,6 +29,9 @@ impl TextDenoiser for crate::network::Model {
     }
     fn embed(&mut self, prompt: &str) -> Result<Vec<f32>> {
         crate::network::Model::embed(self, prompt)
+    }
+    fn use_cpu_denoiser(&mut self, on: bool) -> Result<()> {
+        crate::network::Model::use_cpu_denoiser(self, on)
     }
 }
 

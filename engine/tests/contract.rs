@@ -270,8 +270,17 @@ fn the_cpu_denoiser_runs_on_the_cpu_unless_full_precision_is_asked() {
     let c = Copy::new();
     std::fs::copy(c.path().join("denoiser.onnx"), c.path().join("denoiser_int8.onnx")).unwrap();
     c.edit(|v| v["denoiser_cpu"] = json!("denoiser_int8.onnx"));
-    assert_eq!(Model::load(c.path(), &RuntimeOptions::default()).unwrap().denoiser_file, "denoiser_int8.onnx");
-    assert_eq!(Model::load(c.path(), &full).unwrap().denoiser_file, "denoiser.onnx");
+    let mut m = Model::load(c.path(), &RuntimeOptions::default()).unwrap();
+    assert_eq!(m.denoiser_file, "denoiser_int8.onnx");
+    // A job's `cpu_denoiser` setting switches between the two, both ways.
+    m.use_cpu_denoiser(false).unwrap();
+    assert_eq!(m.denoiser_file, "denoiser.onnx");
+    m.use_cpu_denoiser(true).unwrap();
+    assert_eq!(m.denoiser_file, "denoiser_int8.onnx");
+    let mut m = Model::load(c.path(), &full).unwrap();
+    assert_eq!(m.denoiser_file, "denoiser.onnx");
+    m.use_cpu_denoiser(true).unwrap();
+    assert_eq!(m.denoiser_file, "denoiser.onnx", "full precision wins over the setting");
     // A broken CPU denoiser is refused by name; the full-precision one still loads.
     c.swap("denoiser_int8.onnx", "denoiser_wrong_dim.onnx");
     c.refused("denoiser_int8.onnx", &["dimension 1 of input `embedding` must be 5, found 6"]);

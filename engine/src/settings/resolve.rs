@@ -40,6 +40,8 @@ pub struct Settings {
     pub negative_prompts: bool,
     /// Separation: split the mixture by the estimates' power ([`crate::wiener`]).
     pub wiener: bool,
+    /// On the CPU, run the model's `denoiser_cpu` (if it has one).
+    pub cpu_denoiser: bool,
     /// Random seed.
     pub seed: u64,
 }
@@ -123,6 +125,7 @@ impl Settings {
             constrained: layers.name("constrained"),
             negative_prompts: layers.switch("negative_prompts"),
             wiener: layers.switch("wiener"),
+            cpu_denoiser: layers.switch("cpu_denoiser"),
             seed: match layers.value("seed") {
                 Some(Value::Seed(n)) => n,
                 _ => 0,
@@ -143,7 +146,7 @@ impl std::fmt::Display for Settings {
         write!(
             f,
             "steps {}, w {} (from σ {} to {}), {sampler}, rho {}, gamma sources {} mix {}, alpha {}, beta {}, method {}{}, \
-             accompaniment {}, negative prompts {}, Wiener filter {}, seed {}",
+             accompaniment {}, negative prompts {}, Wiener filter {}, CPU denoiser {}, seed {}",
             self.steps,
             self.w,
             self.guidance_min_sigma,
@@ -158,6 +161,7 @@ impl std::fmt::Display for Settings {
             self.accompaniment.name(),
             on(self.negative_prompts),
             on(self.wiener),
+            on(self.cpu_denoiser),
             self.seed
         )
     }

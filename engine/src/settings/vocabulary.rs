@@ -132,6 +132,17 @@ pub const SETTINGS: &[Spec] = &[
         fallback: |_| Some(Value::Seed(0)),
     },
     Spec {
+        key: "cpu_denoiser",
+        aliases: &[],
+        label: "CPU denoiser",
+        doc: "On the CPU, run the model's CPU denoiser (`denoiser_cpu`, the shipped model's int8 one: about 1.5 \
+              times as fast); off runs its full-precision denoiser. GPUs always run the full-precision one",
+        kind: Kind::Switch,
+        tasks: ALL,
+        advanced: true,
+        fallback: |_| Some(Value::Switch(true)),
+    },
+    Spec {
         key: "method",
         aliases: &[],
         label: "Method",
