@@ -56,6 +56,7 @@ fn default_model_separates_and_accompanies_the_example_audio() {
     );
     assert_eq!(out.stems.len(), 4);
     out.stems.iter().for_each(|(_, a)| finite_and_shaped(a, &mix));
+    assert_eq!(model.denoiser_file, "denoiser_int8.onnx", "separation runs the int8 denoiser");
     let guitar = example("guitar.wav", 2.0);
     let out = run(
         &mut model,
@@ -65,6 +66,7 @@ fn default_model_separates_and_accompanies_the_example_audio() {
         },
     );
     finite_and_shaped(&out.stems[0].1, &guitar);
+    assert_eq!(model.denoiser_file, "denoiser.onnx", "accompaniment runs the fp32 denoiser (model.json)");
     assert!(out.stems[0].1.rms() > 1e-4, "the generated bass is silent");
 }
 
