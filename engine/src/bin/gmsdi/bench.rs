@@ -77,6 +77,8 @@ pub fn run(
 ) -> Result<(), Failure> {
     let mut model = load_model(cli)?;
     let m = model.manifest.clone();
+    // The file separation runs by default (a job's settings may switch it).
+    let denoiser = model.denoiser_file.clone();
     let k = m.stems.len();
     let rows = 2 * (k + 1);
     let (c, t, d) = (m.channels, m.window, m.embedding_dim);
@@ -115,7 +117,6 @@ pub fn run(
     )?;
     let provider = model.provider.to_string();
     let sessions = model.denoiser_sessions();
-    let denoiser = model.denoiser_file.clone();
     drop(model);
     // The model's own denoiser in place of its CPU one, at the same settings.
     let full_precision = if denoiser == m.denoiser {
@@ -164,8 +165,13 @@ pub fn run(
     if cli.json {
         println!("{summary}");
     } else {
-        println!("machine: {cpu}, {threads} ORT threads in {sessions} sessions of {denoiser}, {provider}");
-        println!("model: {} ({} rows of {:.2} s per evaluation)", m.name, rows, t as f64 / f64::from(m.sample_rate));
+        println!("machine: {cpu}, {threads} ORT threads in {sessions} denoiser sessions, {provider}");
+        println!(
+            "model: {} ({} rows of {:.2} s per evaluation of {denoiser})",
+            m.name,
+            rows,
+            t as f64 / f64::from(m.sample_rate)
+        );
         println!(
             "one evaluation of {rows} rows, shared out over {sessions} sessions: {:.4} s -> {:.2} evaluations/s",
             batched.as_secs_f64(),
