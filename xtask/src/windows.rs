@@ -2,7 +2,8 @@
 //! cross-built with MinGW-w64 (debug, CPU ONNX Runtime from the official
 //! win_amd64 wheel), then, run under Wine by `tests/wine/runner.sh` (cargo's
 //! runner for the target, in `.cargo/config.toml`): the CLI's tests
-//! (`engine/tests/cli.rs`) with the Windows ONNX Runtime, and the CLAP host
+//! (`engine/tests/cli.rs`) with the Windows ONNX Runtime, the row pool's
+//! unit tests (network threads at the caller's priority), and the CLAP host
 //! test that loads the bundled plugin from its folder and runs a job with the
 //! bundled model.
 
@@ -62,6 +63,12 @@ pub fn run(root: &Path, apt: &mut Apt, switches: Switches, summary: &mut Summary
     let mut cli = cargo_test(root);
     cli.args(["-p", "gmsdi-engine", "--test", "cli"]).env("GMSDI_ORT_LIB", &ort.library);
     let (suite, _) = crate::tasks::cargo_tests("Windows CLI tests (Wine)", cli);
+    summary.suites.push(suite);
+
+    // The row pool's unit tests: its network threads take the caller's priority.
+    let mut pool = cargo_test(root);
+    pool.args(["-p", "gmsdi-engine", "--lib", "row_pool"]);
+    let (suite, _) = crate::tasks::cargo_tests("Windows row pool tests, thread priority (Wine)", pool);
     summary.suites.push(suite);
 
     let mut host = cargo_test(root);
