@@ -137,7 +137,17 @@ impl Model {
             Some((file, pool)) if file == want => pool,
             _ => open_cpu_pool(&self.dir.join(&want), &self.options)?,
         };
-        check_denoiser(&self.manifest, &want, pool.first())?;
+        let takes_context = check_denoiser(&self.manifest, &want, pool.first())?;
+        if takes_context != self.takes_context {
+            let has = |b: bool| if b { "has" } else { "lacks" };
+            let msg = format!(
+                "{} the `context` input, which {} {}: both denoisers need the same ports",
+                has(takes_context),
+                self.denoiser_file,
+                has(self.takes_context)
+            );
+            return Err(EngineError::contract(want, msg));
+        }
         let old = std::mem::replace(&mut self.denoiser, pool);
         self.spare = Some((std::mem::replace(&mut self.denoiser_file, want), old));
         Ok(())

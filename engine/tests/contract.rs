@@ -288,6 +288,15 @@ fn the_cpu_denoiser_runs_on_the_cpu_unless_full_precision_is_asked() {
     let c = Copy::new();
     c.edit(|v| v["denoiser_cpu"] = json!("denoiser_int8.onnx"));
     c.refused("denoiser_int8.onnx", &["file is missing from the model folder"]);
+    // Ports that differ (one has the `context` input) are refused when a job switches.
+    let c = Copy::new();
+    std::fs::copy(broken_dir().join("denoiser_with_context.onnx"), c.path().join("denoiser_int8.onnx")).unwrap();
+    c.edit(|v| v["denoiser_cpu"] = json!("denoiser_int8.onnx"));
+    let mut m = Model::load(c.path(), &RuntimeOptions::default()).unwrap();
+    let msg = m.use_cpu_denoiser(false).unwrap_err().to_string();
+    let want = "model contract: denoiser.onnx: lacks the `context` input, which denoiser_int8.onnx has";
+    assert!(msg.starts_with(want), "{msg}");
+    assert_eq!(m.denoiser_file, "denoiser_int8.onnx", "the model keeps running its CPU denoiser");
 }
 
 #[test]
