@@ -89,4 +89,18 @@ mod tests {
         s.set("gamma", Value::Width(Some(0.5))).unwrap();
         assert!(s.refusals().is_empty());
     }
+
+    #[test]
+    fn clearing_a_setting_forgets_its_refused_entries_under_any_name_and_no_others() {
+        let text = r#"{"gamma": 0, "steps": 0, "provider": "cuda", "w": 2}"#;
+        let mut s: StoredSettings = serde_json::from_str(text).unwrap();
+        let refused = |s: &StoredSettings| s.refusals().into_iter().map(|(k, _)| k).collect::<Vec<_>>();
+        assert_eq!(refused(&s), ["gamma", "provider", "steps"]);
+        s.clear("gamma_sources"); // the setting "gamma" is an older name of
+        assert_eq!(refused(&s), ["provider", "steps"]);
+        s.clear("provider"); // a key no setting has: only its own entry goes
+        assert_eq!(refused(&s), ["steps"]);
+        s.clear("w");
+        assert_eq!((s.overrides.get("w"), refused(&s)), (None, vec!["steps".to_string()]));
+    }
 }
