@@ -25,7 +25,7 @@ pub mod sampler;
 pub mod schedule;
 mod separation;
 pub mod settings;
-mod thread_priority;
+pub mod thread_priority;
 pub mod wiener;
 
 pub use error::{EngineError, Result};

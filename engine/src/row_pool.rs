@@ -146,7 +146,8 @@ mod tests {
 
     #[test]
     fn member_threads_run_at_the_calling_threads_priority() {
-        use crate::thread_priority::test_support::{level, lower_current};
+        use crate::thread_priority::lower_current;
+        use crate::thread_priority::test_support::level;
         std::thread::spawn(|| {
             let normal = level();
             lower_current();

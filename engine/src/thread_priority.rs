@@ -36,28 +36,31 @@ impl Priority {
     }
 }
 
-/// Lowering and reading the calling thread's priority, for tests.
+/// Lowers the calling thread's priority, which the threads it starts for the
+/// network then share: nice 10 on Linux, below normal on Windows.
+pub fn lower_current() {
+    #[cfg(target_os = "linux")]
+    // SAFETY: changes only the calling thread's nice value.
+    unsafe {
+        libc::setpriority(libc::PRIO_PROCESS, libc::gettid() as libc::id_t, 10);
+    }
+    #[cfg(windows)]
+    // SAFETY: changes only the calling thread's priority, through its pseudo-handle.
+    unsafe {
+        use windows_sys::Win32::System::Threading::{
+            GetCurrentThread, SetThreadPriority, THREAD_PRIORITY_BELOW_NORMAL,
+        };
+        SetThreadPriority(GetCurrentThread(), THREAD_PRIORITY_BELOW_NORMAL);
+    }
+}
+
+/// Reading the calling thread's priority, for tests.
 #[cfg(test)]
 pub(crate) mod test_support {
-    /// Lowers the calling thread's priority (nice 10; Windows: below normal).
-    pub(crate) fn lower_current() {
-        // SAFETY: changes only the calling thread's priority.
-        #[cfg(unix)]
-        unsafe {
-            libc::setpriority(libc::PRIO_PROCESS, libc::gettid() as libc::id_t, 10);
-        }
-        // SAFETY: as above, through the thread's pseudo-handle.
-        #[cfg(windows)]
-        unsafe {
-            use windows_sys::Win32::System::Threading::*;
-            SetThreadPriority(GetCurrentThread(), THREAD_PRIORITY_BELOW_NORMAL);
-        }
-    }
-
     /// The calling thread's priority: its nice value, or its Windows level.
     pub(crate) fn level() -> i32 {
         // SAFETY: reads the calling thread's priority.
-        #[cfg(unix)]
+        #[cfg(target_os = "linux")]
         unsafe {
             libc::getpriority(libc::PRIO_PROCESS, libc::gettid() as libc::id_t)
         }

@@ -26,24 +26,6 @@ use nice_plug::params::persist::PersistentField;
 
 use super::{Command, Shared, AUDIO_REQUEST_WAIT};
 
-/// Inference must not compete with the host's threads (the engine runs its
-/// network threads at the worker's priority).
-fn lower_priority() {
-    #[cfg(target_os = "linux")]
-    // SAFETY: changes only this thread's nice value (threads it starts inherit it).
-    unsafe {
-        libc::setpriority(libc::PRIO_PROCESS, libc::gettid() as libc::id_t, 10);
-    }
-    #[cfg(windows)]
-    // SAFETY: changes only this thread's priority, through its pseudo-handle.
-    unsafe {
-        use windows_sys::Win32::System::Threading::{
-            GetCurrentThread, SetThreadPriority, THREAD_PRIORITY_BELOW_NORMAL,
-        };
-        SetThreadPriority(GetCurrentThread(), THREAD_PRIORITY_BELOW_NORMAL);
-    }
-}
-
 /// The worker thread's own data.
 pub(super) struct Thread {
     shared: Arc<Shared>,
@@ -65,7 +47,8 @@ impl Thread {
     /// Restores come before describing the model (which loads it): the
     /// host's `activate` waits for them (`Worker::wait_for_restore`).
     pub(super) fn run(mut self) {
-        lower_priority();
+        // Inference must not compete with the host's threads.
+        gmsdi_engine::thread_priority::lower_current();
         self.restore(false);
         self.refresh_model_info();
         while !self.shared.shutdown.load(Ordering::Acquire) {
