@@ -130,6 +130,8 @@ fn run_stage(
     only: &[String],
 ) -> Result<[String; 4], String> {
     let output = Path::new(OUTPUT).join(stage.name);
+    // cargo-mutants makes `mutants.out/` but not the folders above it.
+    std::fs::create_dir_all(root.join(&output)).map_err(|e| format!("cannot create {}: {e}", output.display()))?;
     let mut cmd = Command::new("cargo");
     // No baseline run: cargo-mutants 27 runs the baseline with the mutated
     // package's tests only, where `--test fixture_gmsdi` does not exist. The
