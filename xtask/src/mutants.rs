@@ -156,8 +156,10 @@ fn run_stage(
     for name in only {
         cmd.args(["--re", name]);
     }
+    // Given to the build as well as the test run, so a mutant builds only
+    // the test targets that run (not the CLI binary and every test binary).
     for arg in stage.tests {
-        cmd.arg(format!("--cargo-test-arg={arg}"));
+        cmd.arg(format!("--cargo-arg={arg}"));
     }
     eprintln!(
         "xtask: {} stage, cargo mutants on {} file(s){}, {} equivalent pattern(s) left out",
