@@ -337,7 +337,9 @@ mod tests {
 
     use rand::SeedableRng;
 
-    /// A denoiser that returns its embedding's first value everywhere and counts rows.
+    /// A denoiser that returns its embedding's first value everywhere and
+    /// counts rows; like a real network it refuses a batch whose σ, embedding
+    /// or context does not match its rows.
     struct Echo {
         rows: usize,
         channels: usize,
@@ -351,14 +353,24 @@ mod tests {
             &mut self,
             x: &[f32],
             frames: usize,
-            _: &[f32],
+            sigma: &[f32],
             embedding: &[f32],
-            _: Option<&[f32]>,
+            context: Option<&[f32]>,
         ) -> Result<Vec<f32>> {
-            let rows = x.len() / frames;
+            let rows = x.len() / (frames * self.channels);
+            let shaped =
+                sigma.len() == rows && embedding.len() % rows == 0 && context.is_none_or(|c| c.len() == x.len());
+            if !shaped {
+                return Err(crate::error::EngineError::Input(format!(
+                    "{rows} rows, {} sigmas, {} embedding values, context {:?}",
+                    sigma.len(),
+                    embedding.len(),
+                    context.map(<[f32]>::len)
+                )));
+            }
             self.rows += rows;
             let d = embedding.len() / rows;
-            Ok((0..rows).flat_map(|r| vec![embedding[r * d]; frames]).collect())
+            Ok((0..rows).flat_map(|r| vec![embedding[r * d]; frames * self.channels]).collect())
         }
     }
 
@@ -388,6 +400,31 @@ mod tests {
         assert_eq!(guide.denoise(&[(&x, &cond)], 0.5).unwrap()[0], [3.0; 4], "at max_sigma: guided");
         assert_eq!(guide.denoise(&[(&x, &cond)], 0.51).unwrap()[0], [1.0; 4], "above max_sigma: D alone");
         assert_eq!(net.rows, 2 + 1 + 2 + 2 + 1, "two rows per guided call, one otherwise");
+    }
+
+    #[test]
+    fn each_input_is_guided_by_its_own_condition_with_one_sigma_per_row() {
+        let mut net = Echo { rows: 0, channels: 1 };
+        let mut tracker = tracker();
+        let a = Condition { prompt: vec![1.0], negative: vec![0.0] };
+        let b = Condition { prompt: vec![5.0], negative: vec![2.0] };
+        let x = [0.5f32; 6];
+        let mut guide = Guide {
+            net: &mut net,
+            tracker: &mut tracker,
+            w: 2.0,
+            min_sigma: 0.0,
+            max_sigma: 0.0,
+            lanes: 2,
+            frames: 3,
+            context: Some(vec![0.25; 6]),
+        };
+        let out = guide.denoise(&[(&x, &a), (&x, &b), (&x, &a)], 1.0).unwrap();
+        assert_eq!(out, [vec![3.0; 6], vec![11.0; 6], vec![3.0; 6]], "D + w (D − D_neg) per input: 1 + 2·1, 5 + 2·3");
+        guide.w = 0.0;
+        let out = guide.denoise(&[(&x, &b), (&x, &a)], 1.0).unwrap();
+        assert_eq!(out, [vec![5.0; 6], vec![1.0; 6]], "unguided: D of each input's own prompt");
+        assert_eq!(net.rows, 3 * 2 * 2 + 2 * 2, "lanes × inputs rows, twice when guided");
     }
 
     /// A guide without guidance over `net`.
