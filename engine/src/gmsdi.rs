@@ -554,6 +554,78 @@ mod tests {
         assert_eq!(x, [1.0, 9.0, 2.0, 9.0]);
     }
 
+    /// A condition whose prompt the [`Echo`] network denoises to `d`.
+    fn denoising_to(d: f32) -> Condition {
+        Condition { prompt: vec![d], negative: vec![0.0] }
+    }
+
+    #[test]
+    fn generation_and_heard_drifts_are_each_variables_x_less_its_denoised_over_sigma() {
+        // Two generated variables (D = 1 and 2) and the mixture (D = 4), rows of 2 frames.
+        let x0 = [1.0f32, 3.0, -2.0, 6.0, 8.0, 0.0];
+        let mut x = x0;
+        let d = with_generation(2, vec![], None, None, |g| {
+            g.sources = vec![denoising_to(1.0), denoising_to(2.0)];
+            g.mix = denoising_to(4.0);
+            g.drift(&mut x, 2.0, &mut Rng::seed_from_u64(1)).unwrap()
+        });
+        assert_close(&d, &[0.0, 1.0, -2.0, 2.0, 2.0, -2.0]);
+        assert_eq!(x, x0, "no prefix: the state is left as it is");
+        let mut net = Echo { rows: 0, channels: 1 };
+        let mut tracker = tracker();
+        let sources = vec![denoising_to(1.0), denoising_to(2.0)];
+        let mut heard = Heard { guide: unguided(&mut net, &mut tracker, 1, 2), sources, prefix: None };
+        let mut x = [1.0f32, 3.0, -2.0, 6.0];
+        let d = heard.drift(&mut x, 0.5, &mut Rng::seed_from_u64(1)).unwrap();
+        assert_close(&d, &[0.0, 4.0, -8.0, 8.0]);
+    }
+
+    #[test]
+    fn a_continued_window_drifts_from_its_renoised_known_start() {
+        // One generated variable (D = 1) and the mixture (D = 0), rows of 2
+        // frames, the first frame of each known: 5 and 7, re-noised to σ = 0.5.
+        let mut x = [1.0f32, 3.0, 2.0, 6.0];
+        let d = with_generation(1, vec![], None, None, |g| {
+            g.sources = vec![denoising_to(1.0)];
+            g.prefix = Some(Prefix { frames: 1, values: vec![vec![5.0], vec![7.0]] });
+            g.drift(&mut x, 0.5, &mut Rng::seed_from_u64(4)).unwrap()
+        });
+        let mut rng = Rng::seed_from_u64(4);
+        let (e0, e1) = (noise(1, &mut rng)[0], noise(1, &mut rng)[0]);
+        assert_close(&x, &[5.0 + 0.5 * e0, 3.0, 7.0 + 0.5 * e1, 6.0]);
+        assert_close(&d, &[(x[0] - 1.0) / 0.5, 4.0, x[2] / 0.5, 12.0]);
+    }
+
+    #[test]
+    fn the_separators_drift_is_each_free_stems_less_the_constrained_ones() {
+        // Stems a (D = 1), b (D = 2, constrained), c (D = 4); mix y = [10, 20];
+        // free a = [1, 3], c = [2, 5], so b = y − a − c = [7, 12]; σ = 2.
+        let mut net = Echo { rows: 0, channels: 1 };
+        let mut tracker = tracker();
+        let stems = vec![denoising_to(1.0), denoising_to(2.0), denoising_to(4.0)];
+        let guide = unguided(&mut net, &mut tracker, 1, 2);
+        let mut sep = Separator { guide, mix: vec![10.0, 20.0], stems, constrained: 1 };
+        let mut x = [1.0f32, 3.0, 2.0, 5.0];
+        let d = sep.drift(&mut x, 2.0, &mut Rng::seed_from_u64(1)).unwrap();
+        // (x_k − D_k)/σ − (b − D_b)/σ, with (b − D_b)/σ = [2.5, 5].
+        assert_close(&d, &[0.0 - 2.5, 1.0 - 5.0, -1.0 - 2.5, 0.5 - 5.0]);
+    }
+
+    #[test]
+    fn the_extractors_drift_is_each_targets_less_its_complements() {
+        // Targets x0 = [1, 3] (D = 1, complement D = 2) and x1 = [2, 5]
+        // (D = 4, complement D = 8) in y = [10, 20]; σ = 2.
+        let mut net = Echo { rows: 0, channels: 1 };
+        let mut tracker = tracker();
+        let targets = vec![(denoising_to(1.0), denoising_to(2.0)), (denoising_to(4.0), denoising_to(8.0))];
+        let guide = unguided(&mut net, &mut tracker, 1, 2);
+        let mut ext = Extractor { guide, mix: vec![10.0, 20.0], targets };
+        let mut x = [1.0f32, 3.0, 2.0, 5.0];
+        let d = ext.drift(&mut x, 2.0, &mut Rng::seed_from_u64(1)).unwrap();
+        // Complements [9, 17] and [8, 15]: (x − D)/σ − (comp − D_comp)/σ.
+        assert_close(&d, &[0.0 - 3.5, 1.0 - 7.5, -1.0 - 0.0, 0.5 - 3.5]);
+    }
+
     #[test]
     fn the_separators_constrained_stem_is_the_mix_less_the_others_in_its_place() {
         let mut net = Echo { rows: 0, channels: 1 };
