@@ -511,6 +511,36 @@ mod tests {
     }
 
     #[test]
+    fn relaxing_weights_each_variable_by_its_own_gamma() {
+        // Two sources, γ = 2σ and 0.5σ (weights 1/4 and 4), γ_y = 1σ (weight 1),
+        // rows of 3 frames: λ = 1 + β·(1/4 + 4) = 9.5 with β = 2.
+        // m = 0.5 k + 2 (s1 + s2) = [4, 2, 3]; r = (y − m) / λ = [0, −1, −3] / 9.5.
+        let mut net = Echo { rows: 0, channels: 1 };
+        let mut tracker = tracker();
+        let mut g = Generation {
+            guide: unguided(&mut net, &mut tracker, 1, 3),
+            sources: vec![cond(); 2],
+            mix: cond(),
+            known: vec![vec![2.0, 0.0, 2.0]],
+            alpha: 0.5,
+            beta: 2.0,
+            gamma_sources: vec![Some(2.0), Some(0.5)],
+            gamma_mix: Some(1.0),
+            prefix: None,
+        };
+        let mut x = [1.0f32, 0.0, -1.0, 0.5, 1.0, 2.0, 4.0, 1.0, 0.0];
+        g.relax(&mut x, 1.0, 0.0, &mut Rng::seed_from_u64(1));
+        let r = [0.0, -1.0 / 9.5, -3.0 / 9.5];
+        let want: Vec<f32> = (0..9)
+            .map(|i| {
+                let (v, f) = (i / 3, i % 3);
+                [1.0f32, 0.0, -1.0, 0.5, 1.0, 2.0, 4.0, 1.0, 0.0][i] + [0.25, 4.0, -1.0][v] * r[f]
+            })
+            .collect();
+        assert_close(&x, &want);
+    }
+
+    #[test]
     fn relaxing_shrinks_the_residual_by_the_ratio_of_sigmas_to_the_lambda() {
         // No given sources: m = β s. γ_s = 1σ, γ_y = 0.5σ: λ = 6; from σ 2 to 1
         // the residual y − β s shrinks by (1/2)^6.
