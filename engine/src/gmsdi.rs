@@ -275,7 +275,7 @@ impl Separator<'_> {
     pub fn stems_from_state(&self, x: &[f32]) -> Vec<Vec<f32>> {
         let n = self.mix.len();
         let last = self.constrained_value(x);
-        let mut free = (0..self.stems.len() - 1).map(|k| slot(x, k, n).to_vec());
+        let mut free = x.chunks(n).map(<[f32]>::to_vec);
         (0..self.stems.len())
             .map(|k| if k == self.constrained { last.clone() } else { free.next().unwrap_or_default() })
             .collect()
