@@ -5,7 +5,7 @@ pub fn si_sdr(estimate: &[f32], truth: &[f32]) -> f64 {
     const EPS: f64 = 1e-8;
     let dot: f64 = estimate.iter().zip(truth).map(|(p, t)| f64::from(*p) * f64::from(*t)).sum();
     let tt: f64 = truth.iter().map(|t| f64::from(*t) * f64::from(*t)).sum();
-    let a = dot / (tt + EPS);
+    let a = if tt > 0.0 { dot / tt } else { 0.0 };
     let (mut num, mut den) = (0.0, 0.0);
     for (p, t) in estimate.iter().zip(truth) {
         let s = a * f64::from(*t);
