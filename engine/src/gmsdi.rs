@@ -358,8 +358,9 @@ mod tests {
             context: Option<&[f32]>,
         ) -> Result<Vec<f32>> {
             let rows = x.len() / (frames * self.channels);
-            let shaped =
-                sigma.len() == rows && embedding.len() % rows == 0 && context.is_none_or(|c| c.len() == x.len());
+            let shaped = sigma.len() == rows
+                && embedding.len().is_multiple_of(rows)
+                && context.is_none_or(|c| c.len() == x.len());
             if !shaped {
                 return Err(crate::error::EngineError::Input(format!(
                     "{rows} rows, {} sigmas, {} embedding values, context {:?}",
