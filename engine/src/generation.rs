@@ -216,3 +216,312 @@ fn continuation(pw: Window, vals: &[Vec<f32>], w: Window) -> Prefix {
         .collect();
     Prefix { frames, values }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    use crate::job::{run, Job, JobOutput, Task};
+    use crate::manifest::Manifest;
+    use crate::network::Denoiser;
+    use crate::request::TextDenoiser;
+    use crate::settings::Value;
+
+    /// The model's rate in these tests (the Gaussian fixture's).
+    const RATE: u32 = 8000;
+
+    /// One network call as the probe saw it: the embedding's first value
+    /// per row, and the context rows if any.
+    struct Call {
+        rows: Vec<f32>,
+        context: Option<Vec<f32>>,
+    }
+
+    /// A model whose denoiser answers each row with its prompt's number
+    /// (its embedding's first value) or, when it hears the given tracks,
+    /// with them; it records every call and refuses a misshaped batch.
+    struct Probe {
+        manifest: Manifest,
+        hears: bool,
+        prompts: Vec<String>,
+        calls: Vec<Call>,
+    }
+
+    impl Probe {
+        /// The Gaussian fixture's manifest with 64-frame windows, trained at RMS 0.1.
+        fn new(hears: bool) -> Probe {
+            let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../models/fixtures/gaussian");
+            let mut manifest = Manifest::load(&dir).expect("the fixture model's manifest");
+            manifest.window = 64;
+            manifest.input_rms = Some(0.1);
+            Probe { manifest, hears, prompts: Vec::new(), calls: Vec::new() }
+        }
+
+        /// The number `embed` gives `prompt`.
+        fn value(&self, prompt: &str) -> f32 {
+            let i =
+                self.prompts.iter().position(|p| p == prompt).unwrap_or_else(|| panic!("{prompt:?} never embedded"));
+            0.1 * (i + 1) as f32
+        }
+    }
+
+    impl Denoiser for Probe {
+        fn channels(&self) -> usize {
+            1
+        }
+        fn takes_context(&self) -> bool {
+            self.hears
+        }
+        fn denoise(
+            &mut self,
+            x: &[f32],
+            frames: usize,
+            sigma: &[f32],
+            embedding: &[f32],
+            context: Option<&[f32]>,
+        ) -> Result<Vec<f32>> {
+            let rows = sigma.len();
+            let d = self.manifest.embedding_dim;
+            let shaped = x.len() == rows * frames
+                && embedding.len() == rows * d
+                && context.is_none_or(|c| self.hears && c.len() == x.len());
+            if !shaped {
+                return Err(EngineError::Input(format!("{} samples, {rows} rows of {frames}", x.len())));
+            }
+            let values: Vec<f32> = (0..rows).map(|r| embedding[r * d]).collect();
+            self.calls.push(Call { rows: values.clone(), context: context.map(<[f32]>::to_vec) });
+            Ok(match context {
+                Some(c) => c.to_vec(),
+                None => values.iter().flat_map(|&v| vec![v; frames]).collect(),
+            })
+        }
+    }
+
+    impl TextDenoiser for Probe {
+        fn manifest(&self) -> &Manifest {
+            &self.manifest
+        }
+        fn embed(&mut self, prompt: &str) -> Result<Vec<f32>> {
+            if !self.prompts.iter().any(|p| p == prompt) {
+                self.prompts.push(prompt.to_string());
+            }
+            let mut e = vec![0.0; self.manifest.embedding_dim];
+            e[0] = self.value(prompt);
+            Ok(e)
+        }
+    }
+
+    /// A job whose sampler ends exactly on the network's last answer:
+    /// DPM-Solver++(2M) in 3 levels, no guidance, no likelihood pulls.
+    fn job(task: Task) -> Job {
+        let mut job = Job::new(task);
+        let settings = [
+            ("sampler", Value::Name("dpmpp2m".into())),
+            ("steps", Value::Count(3)),
+            ("w", Value::Number(0.0)),
+            ("gamma_sources", Value::Width(None)),
+            ("gamma_mix", Value::Width(None)),
+        ];
+        for (key, value) in settings {
+            job.overrides.set(key, value).unwrap();
+        }
+        job
+    }
+
+    /// Runs `job` on `model`; also returns the totals progress reported.
+    fn run_job(model: &mut Probe, job: &Job) -> (Result<JobOutput>, Vec<usize>) {
+        let totals = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+        let seen = totals.clone();
+        let report = Box::new(move |p: &crate::progress::Progress| seen.lock().unwrap().push(p.total));
+        let mut tracker = Tracker::new(1, Default::default(), report);
+        let out = run(model, job, &mut tracker);
+        let totals = totals.lock().unwrap().clone();
+        (out, totals)
+    }
+
+    fn names(blocks: &[&[&str]]) -> Vec<Vec<String>> {
+        blocks.iter().map(|b| b.iter().map(|s| s.to_string()).collect()).collect()
+    }
+
+    fn sine(rate: u32, frames: usize, hz: f32, amp: f32) -> Vec<f32> {
+        (0..frames).map(|i| amp * (std::f32::consts::TAU * hz * i as f32 / rate as f32).sin()).collect()
+    }
+
+    fn source(label: &str, rate: u32, channels: Vec<Vec<f32>>) -> Source {
+        Source { label: label.into(), audio: Audio { rate, channels } }
+    }
+
+    fn rms(x: &[f32]) -> f32 {
+        (x.iter().map(|v| v * v).sum::<f32>() / x.len() as f32).sqrt()
+    }
+
+    fn assert_all_near(got: &[f32], want: impl Fn(usize) -> f32, what: &str) {
+        for (i, g) in got.iter().enumerate() {
+            assert!((g - want(i)).abs() < 1e-5, "{what}: frame {i} is {g}, not {}", want(i));
+        }
+    }
+
+    #[test]
+    fn generated_blocks_are_stitched_from_every_window_and_the_mix_is_their_sum() {
+        let mut model = Probe::new(false);
+        // 176 frames in 64-frame windows overlapping by 16: 4 windows (hop 48).
+        let stems = names(&[&["bass"], &["drums"]]);
+        let task = Task::Generate { stems, seconds: 0.022, rate: RATE, channels: 1 };
+        let (out, totals) = run_job(&mut model, &job(task));
+        let out = out.unwrap();
+        let (bass, drums, mix) = (model.value("bass"), model.value("drums"), model.value("bass, drums"));
+        assert_eq!(out.evaluations, 4 * 3, "4 windows of 3 evaluations");
+        assert!(totals.iter().all(|&t| t == 12), "progress totals {totals:?}");
+        // Each evaluation: both blocks, then the mixture under all labels joined.
+        assert!(model.calls.iter().all(|c| c.rows == [bass, drums, mix] && c.context.is_none()));
+        let got: Vec<(&str, usize)> = out.stems.iter().map(|(n, a)| (n.as_str(), a.frames())).collect();
+        assert_eq!(got, [("bass", 176), ("drums", 176), ("mix", 176)]);
+        // The sampler ends on the network's answer: each block's value across
+        // every window and crossfade, edges included; the mixture variable is dropped.
+        assert_all_near(&out.stems[0].1.channels[0], |_| bass, "bass");
+        assert_all_near(&out.stems[1].1.channels[0], |_| drums, "drums");
+        assert_all_near(&out.stems[2].1.channels[0], |_| bass + drums, "mix");
+    }
+
+    #[test]
+    fn a_single_generated_block_is_its_own_mixture_negative_prompt_included() {
+        let mut model = Probe::new(false);
+        let task = Task::Generate { stems: names(&[&["bass"]]), seconds: 0.004, rate: RATE, channels: 1 };
+        let mut job = job(task);
+        job.overrides.set("w", Value::Number(1.0)).unwrap();
+        job.negatives.insert("bass".into(), "noise".into());
+        run_job(&mut model, &job).0.unwrap();
+        let (bass, noise) = (model.value("bass"), model.value("noise"));
+        // Guided rows: the block and the mixture, then both under the negative prompt.
+        assert!(model.calls.iter().all(|c| c.rows == [bass, bass, noise, noise]), "{:?}", model.calls[0].rows);
+    }
+
+    #[test]
+    fn accompaniment_by_eq_12_samples_the_mixture_of_all_labels_with_the_sources_at_their_share() {
+        let mut model = Probe::new(false);
+        let guitar = sine(RATE, 400, 220.0, 0.3);
+        let task = Task::Accompany {
+            sources: vec![source("guitar", RATE, vec![guitar.clone()])],
+            generate: names(&[&["bass"]]),
+        };
+        let out = run_job(&mut model, &job(task)).0.unwrap();
+        let (bass, mix) = (model.value("bass"), model.value("bass, guitar"));
+        assert!(model.calls.iter().all(|c| c.rows == [bass, mix] && c.context.is_none()));
+        assert_eq!(out.settings.accompaniment, Accompaniment::Mixture, "auto on a model without context");
+        // The guitar is one of two stems: scaled to 0.1·√(1/2), the model's
+        // level times its share; the result comes back at the input's level.
+        let gain = 0.1 / rms(&guitar) * 0.5f32.sqrt();
+        assert_eq!(out.stems[0].0, "bass");
+        assert_all_near(&out.stems[0].1.channels[0], |_| bass / gain, "bass");
+    }
+
+    #[test]
+    fn a_model_that_hears_the_sources_gets_their_sum_at_their_share_of_the_level() {
+        let mut model = Probe::new(true);
+        let (guitar, piano) = (sine(RATE, 1000, 220.0, 0.3), sine(RATE, 990, 330.0, 0.2));
+        let task = Task::Accompany {
+            sources: vec![source("guitar", RATE, vec![guitar.clone()]), source("piano", RATE, vec![piano.clone()])],
+            generate: names(&[&["bass"]]),
+        };
+        let out = run_job(&mut model, &job(task)).0.unwrap();
+        assert_eq!(out.settings.accompaniment, Accompaniment::Context);
+        assert!(out.warnings.is_empty(), "990 of 1000 frames is within 1 %: {:?}", out.warnings);
+        let bass = model.value("bass");
+        assert!(model.calls.iter().all(|c| c.rows == [bass]), "the generated stem alone, no mixture variable");
+        // The context is the sources' sum scaled to 0.1·√(2/3) (two of three
+        // stems); this network answers with it, so the result is the sum.
+        let sum: Vec<f32> = (0..1000).map(|i| guitar[i] + piano.get(i).unwrap_or(&0.0)).collect();
+        let gain = 0.1 / rms(&sum) * (2.0f32 / 3.0).sqrt();
+        assert_all_near(model.calls[0].context.as_ref().unwrap(), |i| gain * sum[i], "the first window's context");
+        assert_all_near(&out.stems[0].1.channels[0], |i| sum[i], "bass");
+    }
+
+    #[test]
+    fn sources_more_than_one_percent_shorter_are_padded_with_a_warning() {
+        let mut model = Probe::new(true);
+        let task = Task::Accompany {
+            sources: vec![
+                source("guitar", RATE, vec![sine(RATE, 1000, 220.0, 0.3)]),
+                source("piano", RATE, vec![sine(RATE, 989, 330.0, 0.2)]),
+            ],
+            generate: names(&[&["bass"]]),
+        };
+        let out = run_job(&mut model, &job(task)).0.unwrap();
+        assert!(out.warnings.iter().any(|w| w.contains("differ in length")), "{:?}", out.warnings);
+    }
+
+    #[test]
+    fn the_result_has_the_first_sources_rate_and_channels_and_the_longest_sources_length() {
+        let mut model = Probe::new(true);
+        let left = sine(RATE, 800, 220.0, 0.3);
+        let task = Task::Accompany {
+            sources: vec![
+                source("guitar", RATE, vec![left.clone(), left]),
+                source("piano", 2 * RATE, vec![sine(2 * RATE, 2400, 330.0, 0.2)]),
+            ],
+            generate: names(&[&["bass"], &["drums"]]),
+        };
+        let out = run_job(&mut model, &job(task)).0.unwrap();
+        for (name, audio) in &out.stems {
+            assert_eq!((audio.rate, audio.channel_count(), audio.frames()), (RATE, 2, 1200), "{name}");
+        }
+    }
+
+    #[test]
+    fn the_accompaniment_setting_picks_the_path_and_context_needs_a_model_that_has_it() {
+        let sources = vec![source("guitar", RATE, vec![sine(RATE, 200, 220.0, 0.3)])];
+        let task = Task::Accompany { sources, generate: names(&[&["bass"]]) };
+        let mut mixture = job(task.clone());
+        mixture.overrides.set("accompaniment", Value::Name("mixture".into())).unwrap();
+        let mut model = Probe::new(true);
+        let out = run_job(&mut model, &mixture).0.unwrap();
+        assert_eq!(out.settings.accompaniment, Accompaniment::Mixture);
+        assert!(model.calls.iter().all(|c| c.context.is_none() && c.rows.len() == 2), "eq. 12 on a context model");
+        let mut context = job(task);
+        context.overrides.set("accompaniment", Value::Name("context".into())).unwrap();
+        let err = run_job(&mut Probe::new(false), &context).0.unwrap_err().to_string();
+        assert!(err.contains("no context input"), "{err}");
+    }
+
+    #[test]
+    fn generation_without_sources_never_feeds_a_context() {
+        let mut model = Probe::new(true);
+        let task = Task::Generate { stems: names(&[&["bass"]]), seconds: 0.004, rate: RATE, channels: 1 };
+        run_job(&mut model, &job(task)).0.unwrap();
+        assert!(model.calls.iter().all(|c| c.context.is_none() && c.rows.len() == 2), "the block and its mixture");
+    }
+
+    #[test]
+    fn generation_refuses_a_bad_length_rate_channel_count_or_block_list() {
+        let generate = |stems: &[&[&str]], seconds: f64, rate: u32, channels: usize| {
+            let task = Task::Generate { stems: names(stems), seconds, rate, channels };
+            run_job(&mut Probe::new(false), &job(task)).0.map(|_| ()).map_err(|e| e.to_string())
+        };
+        for seconds in [0.0, -1.0, f64::NAN, f64::INFINITY] {
+            let err = generate(&[&["bass"]], seconds, RATE, 1).unwrap_err();
+            assert!(err.contains("positive number of seconds"), "{seconds}: {err}");
+        }
+        for (rate, channels) in [(0, 1), (RATE, 0)] {
+            assert!(generate(&[&["bass"]], 0.01, rate, channels).unwrap_err().contains("rate and channels"));
+        }
+        for stems in [&[][..], &[&[][..]][..], &[&["bass"][..], &[][..]][..]] {
+            assert!(generate(stems, 0.01, RATE, 1).unwrap_err().contains("at least one stem"), "{stems:?}");
+        }
+        assert_eq!(generate(&[&["bass"]], 0.01, RATE, 1), Ok(()));
+    }
+
+    #[test]
+    fn a_window_continues_from_the_previous_windows_values_where_they_overlap() {
+        // The previous window starts at frame 2, this one at 8: their last
+        // 2 frames overlap, at offset 6 of each of its rows (two rows per variable).
+        let previous = Window { start: 2, len: 8, padded: 8 };
+        let vals = vec![(0..16).map(|i| i as f32).collect::<Vec<f32>>(), vec![-1.0; 16]];
+        let prefix = continuation(previous, &vals, Window { start: 8, len: 5, padded: 8 });
+        assert_eq!(prefix.frames, 2);
+        assert_eq!(prefix.values, [vec![6.0, 7.0, 14.0, 15.0], vec![-1.0; 4]]);
+        // A window shorter than the overlap continues over its own length.
+        let prefix =
+            continuation(Window { start: 0, len: 8, padded: 8 }, &vals[..1], Window { start: 5, len: 2, padded: 2 });
+        assert_eq!((prefix.frames, prefix.values), (2, vec![vec![5.0, 6.0, 13.0, 14.0]]));
+    }
+}
