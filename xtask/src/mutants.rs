@@ -40,20 +40,23 @@ pub const CORE: &[&str] = &[
     "engine/src/settings/vocabulary.rs",
 ];
 
-/// One run of cargo-mutants: the packages whose tests run and the test
-/// targets given to `cargo test`.
+/// One run of cargo-mutants: the packages whose tests run, the test
+/// targets given to `cargo test` and the seconds a mutant's tests may run
+/// (a mutant that loops for ever is a timeout, counted as caught).
 struct Stage {
     name: &'static str,
     packages: &'static [&'static str],
     tests: &'static [&'static str],
+    timeout: &'static str,
 }
 
 /// First stage: every mutant against the engine's unit tests, which catch
-/// most of them at a fraction of the full suite's cost.
-const QUICK: Stage = Stage { name: "quick", packages: &["gmsdi-engine"], tests: &["--lib"] };
+/// most of them at a fraction of the full suite's cost (they take 2 to 10 s).
+const QUICK: Stage = Stage { name: "quick", packages: &["gmsdi-engine"], tests: &["--lib"], timeout: "60" };
 
 /// Second stage: the mutants the first missed, against the engine's unit,
-/// CLI, contract and thread-count tests and the fixture tests.
+/// CLI, contract and thread-count tests and the fixture tests (about two
+/// minutes on a busy 2-core machine).
 const FULL: Stage = Stage {
     name: "full",
     packages: &["gmsdi-engine", "gmsdi-tests"],
@@ -70,15 +73,14 @@ const FULL: Stage = Stage {
         "--test",
         "fixture_accompaniment",
     ],
+    timeout: "300",
 };
 
 /// Equivalent mutants: one regular expression (matched against the names
 /// `cargo mutants --list` prints) per line, then ` # ` and the reason.
 const EQUIVALENT: &str = "xtask/mutants-equivalent.txt";
 
-/// Seconds a mutant's tests may run (they take about two minutes on a busy
-/// 2-core machine), and its build (the first builds every dependency).
-const TIMEOUT: &str = "300";
+/// Seconds a mutant's build may take (the first builds every dependency).
 const BUILD_TIMEOUT: &str = "1800";
 
 /// The Cargo profile mutants are built with: the test profile at opt-level
@@ -87,12 +89,23 @@ const BUILD_TIMEOUT: &str = "1800";
 /// unoptimised; overflow checks and debug assertions stay on.
 const PROFILE: &str = "mutation";
 
-/// Mutants built and tested at once: two, one per core of the project's
-/// machine (each build and test mostly keeps one core busy).
-const JOBS: &str = "2";
+/// Mutants built and tested at once: one. All share [`BUILD_DIR`], where
+/// Cargo names a workspace crate's artifacts by its path inside the
+/// workspace, not by the copy it lies in: two copies building at once
+/// would overwrite each other's test binary and each test the other's
+/// mutant. (Two jobs with a `target/` each cost a first build of every
+/// dependency per copy and per stage, about 13 min on 2 cores; one job
+/// tests about 450 mutants an hour there.)
+const JOBS: &str = "1";
 
 /// Where cargo-mutants writes its `mutants.out/`.
 const OUTPUT: &str = "target/mutants";
+
+/// The Cargo target directory every mutant's build shares, kept between
+/// runs: cargo-mutants builds each mutant in a fresh copy of the tree, and
+/// with the copy's own `target/` each stage of each run began by building
+/// every dependency again (about 13 min on 2 cores).
+const BUILD_DIR: &str = "target/mutants/build";
 
 /// Runs cargo-mutants on `files` (the core when empty) with the ONNX
 /// Runtime library `ort_lib`, in the two stages, then prints the table per
@@ -135,14 +148,15 @@ fn run_stage(
     let mut cmd = Command::new("cargo");
     // No baseline run: cargo-mutants 27 runs the baseline with the mutated
     // package's tests only, where `--test fixture_gmsdi` does not exist. The
-    // unmutated tree's tests pass in CI; a mutant's tests stop after TIMEOUT.
+    // unmutated tree's tests pass in CI; a mutant's tests stop after the stage's timeout.
     cmd.args(["mutants", "--no-shuffle", "-j", JOBS, "--package", "gmsdi-engine", "--profile", PROFILE])
         .arg("--output")
         .arg(&output)
-        .args(["--baseline", "skip", "--timeout", TIMEOUT, "--build-timeout", BUILD_TIMEOUT])
+        .args(["--baseline", "skip", "--timeout", stage.timeout, "--build-timeout", BUILD_TIMEOUT])
         // Copy the sources only, not target/ and the recipe's data (ignored by git).
         .args(["--gitignore", "true"])
         .current_dir(root)
+        .env("CARGO_TARGET_DIR", root.join(BUILD_DIR))
         .env("GMSDI_ORT_LIB", ort_lib);
     for package in stage.packages {
         cmd.args(["--test-package", package]);
