@@ -41,8 +41,7 @@ impl PostFilter<'_> {
         // stretch lines up with the mix sample for sample.
         let g = gcd(mix_rate, self.model_rate);
         let (model_period, mix_period) = ((self.model_rate / g) as usize, (mix_rate / g) as usize);
-        let periods =
-            |seconds: f64| ((seconds * f64::from(self.model_rate) / model_period as f64).ceil() as usize).max(1);
+        let periods = |seconds| periods(seconds, self.model_rate, model_period);
         let (stretch, margin) = (periods(stretch_seconds), periods(MARGIN_SECONDS));
         // The resampler's passband ends a little below the model's Nyquist.
         let band_top = (mix_rate > self.model_rate).then_some(0.45 * self.model_rate as f32);
@@ -96,6 +95,11 @@ fn residual(mix: &[Vec<f32>], estimates: &[Vec<Vec<f32>>]) -> Vec<Vec<f32>> {
             rest
         })
         .collect()
+}
+
+/// Whole periods of `period` samples at `rate` that cover `seconds` (at least one).
+fn periods(seconds: f64, rate: u32, period: usize) -> usize {
+    ((seconds * f64::from(rate) / period as f64).ceil() as usize).max(1)
 }
 
 /// `x[from..to]`, with zeros where it runs past the end.
@@ -165,19 +169,51 @@ mod tests {
         10.0 * (diff / energy).log10()
     }
 
+    /// The Wiener filter run once over the whole song, on the estimates
+    /// upsampled whole: what every stretch must reproduce.
+    fn filtered_whole(mix: &Audio, estimates: &[Vec<Vec<f32>>], residual: bool) -> Vec<Audio> {
+        let mut up: Vec<Vec<Vec<f32>>> = estimates
+            .iter()
+            .map(|rows| {
+                let mut a = Audio { rate: MODEL_RATE, channels: rows.clone() }.resampled(mix.rate).unwrap();
+                a.scale(1.0 / GAIN);
+                a.channels.iter_mut().for_each(|c| c.resize(mix.frames(), 0.0));
+                a.channels
+            })
+            .collect();
+        if residual {
+            up.push(super::residual(&mix.channels, &up));
+        }
+        let split = wiener::split(&mix.channels, &up, mix.rate, Some(0.45 * MODEL_RATE as f32));
+        split.into_iter().take(estimates.len()).map(|channels| Audio { rate: mix.rate, channels }).collect()
+    }
+
     #[test]
     fn stretches_give_what_the_whole_song_gives() {
         let (mix, estimates) = case();
         for residual in [false, true] {
             let filter = filter(&mix, &estimates, residual);
-            let whole = filter.run_in_stretches(1000.0).unwrap();
-            let stretched = filter.run_in_stretches(1.5).unwrap();
-            assert_eq!(stretched.len(), 2);
-            assert!(stretched.iter().all(|a| a.frames() == mix.frames() && a.channel_count() == 2));
-            let db = difference_db(&stretched, &whole);
-            // What is left is the resampler's block alignment (about −55 dB).
-            assert!(db < -45.0, "residual {residual}: stretches differ from the whole by {db:.1} dB");
+            let whole = filtered_whole(&mix, &estimates, residual);
+            // One 20-second stretch, and stretches of 1.5 s.
+            for out in [filter.run().unwrap(), filter.run_in_stretches(1.5).unwrap()] {
+                assert_eq!(out.len(), 2);
+                assert!(out.iter().all(|a| a.frames() == mix.frames() && a.channel_count() == 2));
+                let db = difference_db(&out, &whole);
+                // What is left is the resampler's block alignment (about −55 dB).
+                assert!(db < -45.0, "residual {residual}: stretches differ from the whole by {db:.1} dB");
+            }
         }
+    }
+
+    #[test]
+    fn a_stretch_is_whole_resampler_periods_and_at_least_one() {
+        // 16 kHz against 44.1 kHz: a period is 160 model samples (441 at the mix's rate).
+        assert_eq!(periods(1.5, 16000, 160), 150);
+        assert_eq!(periods(1.505, 16000, 160), 151, "rounded up");
+        assert_eq!(periods(0.001, 16000, 160), 1);
+        assert_eq!(periods(0.0, 16000, 160), 1);
+        assert_eq!(gcd(44100, 16000), 100);
+        assert_eq!((gcd(0, 0), gcd(7, 0)), (1, 7));
     }
 
     #[test]
