@@ -15,6 +15,8 @@ pub mod metrics;
 pub mod model_folder;
 pub mod network;
 pub mod post_filter;
+#[cfg(test)]
+mod probe;
 pub mod progress;
 mod prompts;
 mod request;
