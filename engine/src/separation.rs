@@ -196,6 +196,106 @@ fn constrain_to_mix(stems: &mut [(String, Audio)], k: usize, mix: &Audio) {
 mod tests {
     use super::*;
 
+    use crate::job::Task;
+    use crate::probe::{job, run_job, sine, Probe, RATE};
+    use crate::settings::Value;
+
+    /// A stereo mix of `frames` frames at `rate`: two different sines.
+    fn stereo(rate: u32, frames: usize) -> Audio {
+        Audio { rate, channels: vec![sine(rate, frames, 220.0, 0.3), sine(rate, frames, 330.0, 0.2)] }
+    }
+
+    fn separate_task(mix: Audio, stems: &[&str]) -> Task {
+        Task::Separate { mix, stems: names(stems) }
+    }
+
+    #[test]
+    fn the_separators_stems_add_up_to_the_mix_at_its_rate_and_channels() {
+        let mix = stereo(2 * RATE, 354);
+        for wiener in [false, true] {
+            let mut job = job(separate_task(mix.clone(), &["bass", "drums", "piano"]));
+            job.overrides.set("wiener", Value::Switch(wiener)).unwrap();
+            let out = run_job(&mut Probe::new(false), &job).0.unwrap();
+            assert_eq!(out.settings.constrained.as_deref(), Some("piano"), "the last stem by default");
+            let got: Vec<&str> = out.stems.iter().map(|(n, _)| n.as_str()).collect();
+            assert_eq!(got, ["bass", "drums", "piano"]);
+            for (c, channel) in mix.channels.iter().enumerate() {
+                for (i, m) in channel.iter().enumerate() {
+                    let sum: f32 = out.stems.iter().map(|(_, a)| a.channels[c][i]).sum();
+                    assert!((sum - m).abs() < 1e-4, "wiener {wiener}, channel {c}, frame {i}: {sum} against {m}");
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn each_window_runs_the_free_stems_then_the_constrained_one_one_row_per_lane() {
+        // 177 frames in 64-frame windows overlapping by 8: 4 windows (hop 56).
+        let mut model = Probe::new(false);
+        let mut job = job(separate_task(stereo(RATE, 177), &["bass", "drums", "piano"]));
+        job.overrides.set("constrained", Value::Name("bass".into())).unwrap();
+        let (out, totals) = run_job(&mut model, &job);
+        assert_eq!(out.unwrap().evaluations, 4 * 3, "4 windows of 3 evaluations");
+        assert!(totals.iter().all(|&t| t == 12), "{totals:?}");
+        let [bass, drums, piano] = ["bass", "drums", "piano"].map(|s| model.value(s));
+        // Without the Wiener filter each channel of the stereo mix is a lane.
+        let want = [drums, drums, piano, piano, bass, bass];
+        assert!(model.calls.iter().all(|c| c.rows == want), "{:?}", model.calls[0].rows);
+        // With it the model hears the mix once, as one lane.
+        let mut model = Probe::new(false);
+        let mut job = job.clone();
+        job.overrides.set("wiener", Value::Switch(true)).unwrap();
+        run_job(&mut model, &job).0.unwrap();
+        assert!(model.calls.iter().all(|c| c.rows == [drums, piano, bass]), "{:?}", model.calls[0].rows);
+    }
+
+    #[test]
+    fn the_extractor_takes_each_stem_against_all_the_others_of_the_model() {
+        let mut model = Probe::new(false);
+        let task = Task::Extract {
+            mix: Audio { rate: RATE, channels: vec![sine(RATE, 100, 220.0, 0.3)] },
+            stems: names(&["drums"]),
+        };
+        let out = run_job(&mut model, &job(task)).0.unwrap();
+        assert_eq!((out.settings.method, out.settings.constrained), (Method::Extractor, None));
+        let (drums, rest) = (model.value("drums"), model.value("bass, guitar, piano"));
+        assert!(model.calls.iter().all(|c| c.rows == [drums, rest]), "{:?}", model.calls[0].rows);
+        assert_eq!((out.stems.len(), out.stems[0].0.as_str(), out.stems[0].1.frames()), (1, "drums", 100));
+    }
+
+    #[test]
+    fn the_ensemble_runs_the_separator_and_the_extractors_in_each_window() {
+        let mut model = Probe::new(false);
+        let mut job = job(separate_task(stereo(RATE, 100), &["bass", "drums", "piano"]));
+        job.overrides.set("method", Value::Name("ensemble".into())).unwrap();
+        job.overrides.set("wiener", Value::Switch(true)).unwrap();
+        let out = run_job(&mut model, &job).0.unwrap();
+        assert_eq!(out.evaluations, 2 * 2 * 3, "2 windows, 2 runs, 3 evaluations each");
+        assert_eq!(out.settings.constrained.as_deref(), Some("piano"));
+        let [bass, drums, piano] = ["bass", "drums", "piano"].map(|s| model.value(s));
+        let [not_bass, not_drums] = ["drums, piano", "bass, piano"].map(|s| model.value(s));
+        let separator = model.calls.iter().filter(|c| c.rows == [bass, drums, piano]).count();
+        let extractors = model.calls.iter().filter(|c| c.rows == [bass, not_bass, drums, not_drums]).count();
+        assert_eq!((separator, extractors), (6, 6), "every evaluation is one of the two runs");
+    }
+
+    #[test]
+    fn a_silent_mix_gives_silent_stems_without_running_the_model() {
+        let mut model = Probe::new(false);
+        let mix = Audio::silence(2 * RATE, 2, 300);
+        let out = run_job(&mut model, &job(separate_task(mix, &["bass", "drums"]))).0.unwrap();
+        assert!(model.calls.is_empty());
+        assert!(out.warnings.iter().any(|w| w.contains("silent")), "{:?}", out.warnings);
+        for (_, a) in &out.stems {
+            assert_eq!((a.rate, a.channel_count(), a.frames()), (2 * RATE, 2, 300));
+            assert!(a.channels.iter().flatten().all(|&v| v == 0.0));
+        }
+        // A quiet mix is not silent.
+        let quiet = Audio { rate: RATE, channels: vec![sine(RATE, 300, 220.0, 1e-5)] };
+        let out = run_job(&mut model, &job(separate_task(quiet, &["bass", "drums"]))).0.unwrap();
+        assert!(!model.calls.is_empty() && out.warnings.iter().all(|w| !w.contains("mix is silent")));
+    }
+
     fn names(stems: &[&str]) -> Vec<String> {
         stems.iter().map(|s| s.to_string()).collect()
     }
