@@ -45,10 +45,7 @@ impl PostFilter<'_> {
         let (stretch, margin) = (periods(stretch_seconds), periods(MARGIN_SECONDS));
         // The resampler's passband ends a little below the model's Nyquist.
         let band_top = (mix_rate > self.model_rate).then_some(0.45 * self.model_rate as f32);
-        let end_period = frames.div_ceil(mix_period);
-        let mut first = 0;
-        while first < end_period {
-            let (lo, hi) = (first.saturating_sub(margin), (first + stretch + margin).min(end_period));
+        for Stretch { lo, first, end, hi } in stretches(frames.div_ceil(mix_period), stretch, margin) {
             let mix: Vec<Vec<f32>> =
                 self.mix.channels.iter().map(|ch| padded_slice(ch, lo * mix_period, hi * mix_period)).collect();
             let mut estimates = self
@@ -60,14 +57,13 @@ impl PostFilter<'_> {
                 estimates.push(residual(&mix, &estimates));
             }
             let split = wiener::split(&mix, &estimates, mix_rate, band_top);
-            let (start, end) = (first * mix_period, ((first + stretch) * mix_period).min(frames));
+            let (start, end) = (first * mix_period, (end * mix_period).min(frames));
             let offset = (first - lo) * mix_period;
             for (stem, parts) in out.iter_mut().zip(split) {
                 for (channel, part) in stem.channels.iter_mut().zip(parts) {
                     channel[start..end].copy_from_slice(&part[offset..offset + end - start]);
                 }
             }
-            first += stretch;
         }
         Ok(out)
     }
@@ -93,6 +89,30 @@ fn residual(mix: &[Vec<f32>], estimates: &[Vec<Vec<f32>>]) -> Vec<Vec<f32>> {
                 rest.iter_mut().zip(&e[r]).for_each(|(a, b)| *a -= b);
             }
             rest
+        })
+        .collect()
+}
+
+/// One stretch, in resampler periods: it fills `[first, end)` and is
+/// filtered with its context, `[lo, hi)`.
+#[derive(Debug, PartialEq)]
+struct Stretch {
+    lo: usize,
+    first: usize,
+    end: usize,
+    hi: usize,
+}
+
+/// The stretches of `stretch` periods, each with `margin` periods of
+/// context on either side where there are any, that cover `[0, periods)`.
+fn stretches(periods: usize, stretch: usize, margin: usize) -> Vec<Stretch> {
+    (0..periods)
+        .step_by(stretch)
+        .map(|first| Stretch {
+            lo: first.saturating_sub(margin),
+            first,
+            end: (first + stretch).min(periods),
+            hi: (first + stretch + margin).min(periods),
         })
         .collect()
 }
@@ -128,11 +148,12 @@ mod tests {
     const MODEL_RATE: u32 = 16000;
     const GAIN: f32 = 2.0;
 
-    /// A 44.1 kHz stereo mix of a gliding tone (left) and a fixed one (both
-    /// channels), and the two as estimates at 16 kHz, scaled by [`GAIN`].
+    /// A 44.1 kHz stereo mix of a gliding tone and a 10 kHz one (left) and a
+    /// fixed one (both channels), and the first and last as estimates at
+    /// 16 kHz, scaled by [`GAIN`].
     fn case() -> (Audio, Vec<Vec<Vec<f32>>>) {
-        let (rate, seconds) = (44100, 4.3);
-        let frames = (seconds * f64::from(rate)) as usize;
+        // Not a whole number of resampler periods (441 frames at 44.1 kHz).
+        let (rate, frames) = (44100, 189_700);
         let glide: Vec<f32> = (0..frames)
             .map(|i| {
                 let t = i as f32 / rate as f32;
@@ -140,7 +161,9 @@ mod tests {
             })
             .collect();
         let hum = tone(3000.0, frames, rate, 0.2);
-        let left: Vec<f32> = glide.iter().zip(&hum).map(|(a, b)| a + b).collect();
+        // And a 10 kHz tone above the model's band, which no estimate carries.
+        let air = tone(10_000.0, frames, rate, 0.05);
+        let left: Vec<f32> = glide.iter().zip(&hum).zip(&air).map(|((a, b), c)| a + b + c).collect();
         // Noisy estimates, so the masks are soft and change from frame to frame.
         let estimate = |x: &[f32], seed: usize| {
             let noisy = x.iter().enumerate().map(|(i, v)| v + 0.05 * (((i * 7919 + seed) % 101) as f32 / 50.0 - 1.0));
@@ -203,6 +226,28 @@ mod tests {
                 assert!(db < -45.0, "residual {residual}: stretches differ from the whole by {db:.1} dB");
             }
         }
+    }
+
+    #[test]
+    fn stretches_cover_the_song_each_with_its_margins_inside_it() {
+        let s = |lo, first, end, hi| Stretch { lo, first, end, hi };
+        assert_eq!(stretches(10, 4, 1), [s(0, 0, 4, 5), s(3, 4, 8, 9), s(7, 8, 10, 10)]);
+        assert_eq!(stretches(3, 4, 2), [s(0, 0, 3, 3)]);
+        assert_eq!(stretches(0, 4, 2), []);
+    }
+
+    #[test]
+    fn at_the_models_own_rate_the_estimates_split_the_whole_band() {
+        // A stem above 0.45 of the rate: where a resampled model's estimates
+        // would stop, but at the model's own rate they do not.
+        let (rate, frames) = (MODEL_RATE, 16000);
+        let (high, low) = (tone(7600.0, frames, rate, 0.3), tone(1000.0, frames, rate, 0.3));
+        let mix = Audio { rate, channels: vec![high.iter().zip(&low).map(|(a, b)| a + b).collect()] };
+        let estimates = [&high, &low].map(|x| vec![x.iter().map(|v| GAIN * v).collect::<Vec<f32>>()]);
+        let out = filter(&mix, &estimates, false).run().unwrap();
+        let energy = |x: &[f32]| x.iter().map(|v| f64::from(*v).powi(2)).sum::<f64>();
+        let share = energy(&out[0].channels[0]) / energy(&high);
+        assert!((share - 1.0).abs() < 0.02, "the 7.6 kHz stem kept {share:.3} of its energy");
     }
 
     #[test]
