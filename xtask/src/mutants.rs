@@ -51,7 +51,8 @@ struct Stage {
 }
 
 /// First stage: every mutant against the engine's unit tests, which catch
-/// most of them at a fraction of the full suite's cost (they take 1 to 3 s; a mutant still running after 20 s loops).
+/// most of them at a fraction of the full suite's cost (they take 1 to 3 s;
+/// a mutant still running after 20 s loops).
 const QUICK: Stage = Stage { name: "quick", packages: &["gmsdi-engine"], tests: &["--lib"], timeout: "20" };
 
 /// Second stage: the mutants the first missed, against the engine's unit,
