@@ -253,6 +253,14 @@ mod tests {
     }
 
     #[test]
+    fn a_padded_slice_is_exactly_as_long_as_asked() {
+        let x = [1.0, 2.0, 3.0];
+        assert_eq!(padded_slice(&x, 1, 5), [2.0, 3.0, 0.0, 0.0]);
+        assert_eq!(padded_slice(&x, 0, 2), [1.0, 2.0]);
+        assert_eq!(padded_slice(&x, 4, 6), [0.0, 0.0]);
+    }
+
+    #[test]
     fn a_stretch_is_whole_resampler_periods_and_at_least_one() {
         // 16 kHz against 44.1 kHz: a period is 160 model samples (441 at the mix's rate).
         assert_eq!(periods(1.5, 16000, 160), 150);
