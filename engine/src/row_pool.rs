@@ -132,6 +132,7 @@ mod tests {
     #[test]
     fn every_member_takes_its_share_in_calls_and_the_outputs_keep_row_order() {
         let mut pool = RowPool::new(vec![Vec::new(), Vec::new(), Vec::new()], Some(2));
+        assert_eq!(pool.members(), 3);
         let out = pool.run(7, record).unwrap();
         assert_eq!(out, (0..7).map(|r| r as f32).collect::<Vec<_>>());
         assert_eq!(pool.members, vec![vec![0..2, 2..3], vec![3..5], vec![5..7]]);

@@ -85,6 +85,55 @@ pub(crate) fn unflatten(var: &[f32], rows: usize, padded: usize) -> Vec<Vec<f32>
 mod tests {
     use super::*;
 
+    use crate::job::{Job, Task};
+    use crate::probe::{Probe, RATE};
+    use crate::settings::{Overrides, Settings};
+
+    fn stereo() -> Audio {
+        Audio { rate: RATE, channels: vec![vec![1.0, 2.0], vec![3.0, -2.0]] }
+    }
+
+    #[test]
+    fn a_mono_model_hears_each_channel_as_a_lane_or_their_mean() {
+        let m = Probe::new(false).manifest;
+        let lanes = to_rows(&stereo(), &m, true).unwrap();
+        assert_eq!((lanes.rows, lanes.lanes), (stereo().channels, 2));
+        let mean = to_rows(&stereo(), &m, false).unwrap();
+        assert_eq!((mean.rows, mean.lanes), (vec![vec![2.0, 0.0]], 1));
+    }
+
+    #[test]
+    fn a_stereo_model_hears_both_channels_of_one_lane() {
+        let mut m = Probe::new(false).manifest;
+        m.channels = 2;
+        for per_channel_lanes in [false, true] {
+            let rows = to_rows(&stereo(), &m, per_channel_lanes).unwrap();
+            assert_eq!((rows.rows, rows.lanes), (stereo().channels, 1));
+        }
+        let mono = Audio { rate: RATE, channels: vec![vec![1.0, 2.0]] };
+        assert_eq!(to_rows(&mono, &m, false).unwrap().rows, [[1.0, 2.0], [1.0, 2.0]]);
+    }
+
+    #[test]
+    fn the_gain_brings_an_input_to_the_models_level_unless_it_is_silent() {
+        let mut model = Probe::new(false);
+        let job = Job::new(Task::Generate { stems: vec![], seconds: 1.0, rate: RATE, channels: 1 });
+        let settings = Settings::resolve(job.task.kind(), &model.manifest, &Overrides::default()).unwrap();
+        let mut cx = Context { model: &mut model, job: &job, settings, warnings: Vec::new() };
+        // Trained at RMS 0.1; the gain stays within 1e-3 and 1e3.
+        assert_eq!((cx.gain_for(0.2, "x"), cx.gain_for(1e-6, "x"), cx.gain_for(1e3, "x")), (0.5, 1e3, 1e-3));
+        assert!(cx.warnings.is_empty(), "{:?}", cx.warnings);
+        assert_eq!(cx.gain_for(0.0, "the mix"), 1.0);
+        assert_eq!(cx.warnings, ["the mix is silent"]);
+        // A model that wants no normalising.
+        let mut model = Probe::new(false);
+        model.manifest.input_rms = None;
+        let settings = cx.settings.clone();
+        let mut cx = Context { model: &mut model, job: &job, settings, warnings: Vec::new() };
+        assert_eq!((cx.gain_for(0.2, "x"), cx.gain_for(0.0, "x")), (1.0, 1.0));
+        assert!(cx.warnings.is_empty(), "{:?}", cx.warnings);
+    }
+
     #[test]
     fn a_window_flattens_scaled_and_padded_and_unflattens_to_its_rows() {
         let rows = vec![vec![1.0, 2.0, 3.0, 4.0, 5.0], vec![-1.0, -2.0, -3.0, -4.0, -5.0]];
