@@ -265,6 +265,51 @@ mod tests {
         assert_ne!(run(1), run(2));
     }
 
+    /// A zero drift that records where in the random stream each of its
+    /// evaluations finds the generator.
+    #[derive(Default)]
+    struct Stream {
+        positions: Vec<u128>,
+    }
+
+    impl Drift for Stream {
+        fn drift(&mut self, x: &mut [f32], _: f32, rng: &mut Rng) -> Result<Vec<f32>> {
+            self.positions.push(rng.get_word_pos());
+            Ok(vec![0.0; x.len()])
+        }
+    }
+
+    #[test]
+    fn euler_without_churn_draws_no_noise_after_the_start() {
+        let sigmas = karras(5, 1e-3, 1.0, 7.0);
+        let mut stream = Stream::default();
+        Sampler::Euler { s_churn: 0.0, resamples: 1 }
+            .sample(&mut stream, &sigmas, 64, &mut Rng::seed_from_u64(1))
+            .unwrap();
+        assert_eq!(stream.positions.len(), 5);
+        assert!(stream.positions.iter().all(|&p| p == stream.positions[0]), "{:?}", stream.positions);
+        // With churn, every step draws fresh noise.
+        let mut stream = Stream::default();
+        Sampler::Euler { s_churn: 2.0, resamples: 1 }
+            .sample(&mut stream, &sigmas, 64, &mut Rng::seed_from_u64(1))
+            .unwrap();
+        assert!(stream.positions.windows(2).all(|w| w[1] > w[0]), "{:?}", stream.positions);
+    }
+
+    #[test]
+    fn a_schedule_needs_a_level_and_the_final_zero() {
+        for sampler in [Sampler::Adpm2, Sampler::Euler { s_churn: 0.0, resamples: 1 }, Sampler::DpmPp2m] {
+            let mut g = Gaussian { var: 0.1, calls: 0 };
+            let mut rng = Rng::seed_from_u64(1);
+            for short in [&[][..], &[1.0][..]] {
+                let err = sampler.sample(&mut g, short, 8, &mut rng).unwrap_err().to_string();
+                assert!(err.contains("at least one step"), "{sampler:?}: {err}");
+            }
+            let x = sampler.sample(&mut g, &[1.0, 0.0], 8, &mut rng).unwrap();
+            assert!(x.iter().all(|v| v.is_finite()), "{sampler:?}: one step from σ = 1 to 0");
+        }
+    }
+
     /// A zero drift that records the σ and the variance of `x` it is evaluated at.
     #[derive(Default)]
     struct Probe {
