@@ -173,7 +173,8 @@ fn dpmpp_2m(drift: &mut dyn Drift, sigmas: &[f32], mut x: Vec<f32>, rng: &mut Rn
             _ => x.iter_mut().zip(&denoised).for_each(|(x, d)| *x = ratio * *x + (1.0 - ratio) * d),
         }
         drift.relax(&mut x, s, s_next, rng);
-        previous = (s_next > 0.0).then(|| (denoised, t(s_next) - t(s)));
+        // After the last step (onto σ' = 0, where t is infinite) it goes unused.
+        previous = Some((denoised, t(s_next) - t(s)));
     }
     Ok(x)
 }
