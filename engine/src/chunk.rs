@@ -47,11 +47,12 @@ impl Stitcher {
         Self { rows: vec![vec![0.0; total]; rows], overlap }
     }
 
-    /// Adds a window's rows (each at least `w.len` long). `first` and
-    /// `last` tell whether the window has a neighbour before or after.
-    pub fn add(&mut self, w: Window, rows: &[Vec<f32>], first: bool, last: bool) {
-        let fade_in = if first { 0 } else { self.overlap.min(w.len) };
-        let fade_out = if last { 0 } else { self.overlap.min(w.len) };
+    /// Adds a window's rows (each at least `w.len` long), faded in unless
+    /// it starts the signal and out unless it ends it.
+    pub fn add(&mut self, w: Window, rows: &[Vec<f32>]) {
+        let total = self.rows.first().map_or(0, Vec::len);
+        let fade_in = if w.start == 0 { 0 } else { self.overlap.min(w.len) };
+        let fade_out = if w.start + w.len >= total { 0 } else { self.overlap.min(w.len) };
         for (out, row) in self.rows.iter_mut().zip(rows) {
             for i in 0..w.len {
                 let mut g = 1.0;
@@ -97,11 +98,22 @@ mod tests {
         let signal: Vec<f32> = (0..total).map(|i| (i as f32 * 0.01).sin()).collect();
         let ws = plan(total, 4096, 512, 1);
         let mut s = Stitcher::new(1, total, 512);
-        for (i, w) in ws.iter().enumerate() {
+        for w in &ws {
             let rows = vec![signal[w.start..w.start + w.len].to_vec()];
-            s.add(*w, &rows, i == 0, i + 1 == ws.len());
+            s.add(*w, &rows);
         }
         let err = s.rows[0].iter().zip(&signal).map(|(a, b)| (a - b).abs()).fold(0.0, f32::max);
         assert!(err < 1e-5, "{err}");
+    }
+
+    #[test]
+    fn only_the_inner_edges_of_windows_fade() {
+        // Two windows of 6 over 10 frames, overlapping by 2: a window of
+        // ones each fades only where the other takes over.
+        let mut s = Stitcher::new(1, 10, 2);
+        s.add(Window { start: 0, len: 6, padded: 6 }, &[vec![1.0; 6]]);
+        assert_eq!(s.rows[0], [1.0, 1.0, 1.0, 1.0, 0.75, 0.25, 0.0, 0.0, 0.0, 0.0]);
+        s.add(Window { start: 4, len: 6, padded: 6 }, &[vec![1.0; 6]]);
+        assert_eq!(s.rows[0], [1.0; 10]);
     }
 }

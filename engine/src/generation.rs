@@ -145,7 +145,7 @@ fn generate_rows(
     let mut rng = Rng::seed_from_u64(cx.settings.seed);
     let mut stitchers: Vec<Stitcher> = (0..vars).map(|_| Stitcher::new(c, total, overlap)).collect();
     let mut previous: Option<(Window, Vec<Vec<f32>>)> = None;
-    for (i, w) in windows.iter().enumerate() {
+    for w in &windows {
         let prefix = previous.as_ref().map(|(pw, vals)| continuation(*pw, vals, *w));
         let known_vars: Vec<Vec<f32>> = known.iter().map(|rows| flatten(rows, *w, gain)).collect();
         let st = cx.settings.clone();
@@ -171,7 +171,7 @@ fn generate_rows(
         };
         let vals: Vec<Vec<f32>> = x.chunks(n).map(<[f32]>::to_vec).collect();
         for (st, v) in stitchers.iter_mut().zip(&vals) {
-            st.add(*w, &unflatten(v, c, w.padded), i == 0, i + 1 == windows.len());
+            st.add(*w, &unflatten(v, c, w.padded));
         }
         previous = Some((*w, vals));
     }

@@ -261,6 +261,11 @@ pub struct Separator<'a> {
 }
 
 impl Separator<'_> {
+    /// Number of state variables: every stem but the constrained one.
+    pub fn variables(&self) -> usize {
+        self.stems.len() - 1
+    }
+
     /// The constrained stem for a state of the other stems.
     pub fn constrained_value(&self, x: &[f32]) -> Vec<f32> {
         let n = self.mix.len();
@@ -663,6 +668,7 @@ mod tests {
         let mut tracker = tracker();
         let guide = unguided(&mut net, &mut tracker, 1, 2);
         let sep = Separator { guide, mix: vec![10.0, 20.0], stems: vec![cond(); 3], constrained: 1 };
+        assert_eq!(sep.variables(), 2, "the two free stems");
         let stems = sep.stems_from_state(&[1.0, 2.0, 3.0, 5.0]);
         assert_eq!(stems, [vec![1.0f32, 2.0], vec![6.0, 13.0], vec![3.0, 5.0]]);
     }

@@ -7,7 +7,7 @@ use crate::audio::Audio;
 use crate::chunk::{plan, Stitcher};
 use crate::context::Context;
 use crate::error::{EngineError, Result};
-use crate::gmsdi::{Condition, Extractor, Separator};
+use crate::gmsdi::{Extractor, Separator};
 use crate::post_filter::PostFilter;
 use crate::progress::Tracker;
 use crate::rows::{flatten, to_audio, to_rows, unflatten, Rows};
@@ -37,7 +37,7 @@ pub(crate) fn separate(
     }
     let runs = SeparationPlan::new(cx.settings.method, cx.settings.constrained.as_deref(), stems)?;
     // The job's output tells which stem the separator constrained, none if only extractors ran.
-    cx.settings.constrained.clone_from(&runs.separator);
+    cx.settings.constrained = runs.separator.map(|k| stems[k].clone());
     // With the Wiener filter the model hears the mix once (the mid of a
     // stereo mix under a mono model) and its estimates only shape the
     // masks that split every channel; without it each channel is a lane.
@@ -61,10 +61,8 @@ pub(crate) fn separate(
             .map(|(s, rows)| Ok((s.clone(), to_audio(rows, cx.manifest(), mix.rate, channels, mix.frames(), gain)?)))
             .collect::<Result<_>>()?
     };
-    if cx.settings.method == Method::Separator {
-        if let Some(k) = runs.separator.as_ref().and_then(|c| stems.iter().position(|s| s == c)) {
-            constrain_to_mix(&mut out, k, mix);
-        }
+    if let (Method::Separator, Some(k)) = (cx.settings.method, runs.separator) {
+        constrain_to_mix(&mut out, k, mix);
     }
     Ok(out)
 }
@@ -87,23 +85,23 @@ fn estimate(
     tracker.set_total(windows.len() * runs.runs() * cx.evals_per_run());
     let mut rng = Rng::seed_from_u64(cx.settings.seed);
     let mut stitchers: Vec<Stitcher> = stems.iter().map(|_| Stitcher::new(rows.rows.len(), total, overlap)).collect();
-    for (i, w) in windows.iter().enumerate() {
+    for w in &windows {
         let y: Vec<f32> = flatten(&rows.rows, *w, gain);
         let out = separate_window(cx, runs, stems, mixture_stems, &y, rows.lanes, w.padded, tracker, &mut rng)?;
         for (st, var) in stitchers.iter_mut().zip(out) {
-            st.add(*w, &unflatten(&var, rows.rows.len(), w.padded), i == 0, i + 1 == windows.len());
+            st.add(*w, &unflatten(&var, rows.rows.len(), w.padded));
         }
     }
     Ok(stitchers.into_iter().map(|st| st.rows).collect())
 }
 
-/// Which separation runs a window needs.
+/// Which separation runs a window needs, by index into the stems.
 #[derive(Debug)]
 struct SeparationPlan {
     /// The separator's constrained stem, when the separator runs.
-    separator: Option<String>,
+    separator: Option<usize>,
     /// The stems that extractors take.
-    extract: Vec<String>,
+    extract: Vec<usize>,
 }
 
 impl SeparationPlan {
@@ -111,20 +109,19 @@ impl SeparationPlan {
     /// settings' `constrained` stem (the caller's or the model's default),
     /// else the last of the stems.
     fn new(method: Method, constrained: Option<&str>, stems: &[String]) -> Result<SeparationPlan> {
-        let constrained = match constrained {
-            Some(c) if stems.iter().any(|s| s == c) => c.to_string(),
-            Some(c) if method != Method::Extractor => {
+        let k = match constrained.map(|c| (c, stems.iter().position(|s| s == c))) {
+            Some((_, Some(k))) => k,
+            Some((c, None)) if method != Method::Extractor => {
                 return Err(EngineError::Input(format!("constrained stem \"{c}\" is not one of the stems to separate")))
             }
-            _ => stems.last().cloned().unwrap_or_default(),
+            _ => stems.len().saturating_sub(1),
         };
         Ok(match method {
-            Method::Separator => SeparationPlan { separator: Some(constrained), extract: vec![] },
-            Method::Extractor => SeparationPlan { separator: None, extract: stems.to_vec() },
-            Method::Ensemble => SeparationPlan {
-                extract: stems.iter().filter(|s| **s != constrained).cloned().collect(),
-                separator: Some(constrained),
-            },
+            Method::Separator => SeparationPlan { separator: Some(k), extract: vec![] },
+            Method::Extractor => SeparationPlan { separator: None, extract: (0..stems.len()).collect() },
+            Method::Ensemble => {
+                SeparationPlan { separator: Some(k), extract: (0..stems.len()).filter(|&i| i != k).collect() }
+            }
         })
     }
 
@@ -152,28 +149,28 @@ fn separate_window(
     let sigmas = cx.sigmas();
     let sampler = cx.settings.sampler;
     let mut out: Vec<Option<Vec<f32>>> = vec![None; stems.len()];
-    if let Some(constrained) = &runs.separator {
+    if let Some(k) = runs.separator {
         let conds = stems.iter().map(|s| cx.condition(&[s])).collect::<Result<Vec<_>>>()?;
-        let k = stems.iter().position(|s| s == constrained).unwrap_or(stems.len() - 1);
         let mut sep =
             Separator { guide: cx.guide(tracker, lanes, frames), mix: y.to_vec(), stems: conds, constrained: k };
-        let x = sampler.sample(&mut sep, &sigmas, (stems.len() - 1) * y.len(), rng)?;
+        let len = sep.variables() * y.len();
+        let x = sampler.sample(&mut sep, &sigmas, len, rng)?;
         for (slot, v) in out.iter_mut().zip(sep.stems_from_state(&x)) {
             *slot = Some(v);
         }
     }
     if !runs.extract.is_empty() {
         let mut targets = Vec::new();
-        for s in &runs.extract {
-            let others: Vec<&str> = mixture_stems.iter().filter(|o| *o != s).map(String::as_str).collect();
-            let complement = if others.is_empty() { cx.condition(&[])? } else { cx.condition(&others)? };
-            targets.push((cx.condition(&[s])?, Condition { negative: complement.negative.clone(), ..complement }));
+        for &k in &runs.extract {
+            let s = stems[k].as_str();
+            let others: Vec<&str> = mixture_stems.iter().map(String::as_str).filter(|&o| o != s).collect();
+            targets.push((cx.condition(&[s])?, cx.condition(&others)?));
         }
         let mut ext = Extractor { guide: cx.guide(tracker, lanes, frames), mix: y.to_vec(), targets };
-        let x = sampler.sample(&mut ext, &sigmas, runs.extract.len() * y.len(), rng)?;
-        for (i, s) in runs.extract.iter().enumerate() {
-            let k = stems.iter().position(|t| t == s).unwrap_or(0);
-            out[k] = Some(x[i * y.len()..(i + 1) * y.len()].to_vec());
+        let len = ext.targets.len() * y.len();
+        let x = sampler.sample(&mut ext, &sigmas, len, rng)?;
+        for (&k, stem) in runs.extract.iter().zip(x.chunks(y.len())) {
+            out[k] = Some(stem.to_vec());
         }
     }
     Ok(out.into_iter().map(Option::unwrap_or_default).collect())
@@ -211,7 +208,11 @@ mod tests {
 
     #[test]
     fn the_separators_stems_add_up_to_the_mix_at_its_rate_and_channels() {
-        let mix = stereo(2 * RATE, 354);
+        // At twice the model's rate, with a 6 kHz tone the model cannot hear:
+        // the constrained stem takes it.
+        let mut mix = stereo(2 * RATE, 354);
+        let air = sine(2 * RATE, 354, 6000.0, 0.1);
+        mix.channels[0].iter_mut().zip(&air).for_each(|(m, a)| *m += a);
         for wiener in [false, true] {
             let mut job = job(separate_task(mix.clone(), &["bass", "drums", "piano"]));
             job.overrides.set("wiener", Value::Switch(wiener)).unwrap();
@@ -280,6 +281,38 @@ mod tests {
     }
 
     #[test]
+    fn extraction_leaves_the_rest_of_the_mix_out_and_separation_does_not() {
+        let mono = Audio { rate: RATE, channels: vec![sine(RATE, 200, 220.0, 0.3)] };
+        let with_wiener = |task| {
+            let mut job = job(task);
+            job.overrides.set("wiener", Value::Switch(true)).unwrap();
+            run_job(&mut Probe::new(false), &job).0.unwrap()
+        };
+        // Extracting one stem: the Wiener filter gives the rest of the mix to a residual.
+        let out = with_wiener(Task::Extract { mix: mono.clone(), stems: names(&["drums"]) });
+        let (drums, mix) = (&out.stems[0].1.channels[0], &mono.channels[0]);
+        assert!(drums.iter().zip(mix).any(|(d, m)| (d - m).abs() > 1e-3), "the stem took the whole mix");
+        // Separating by extractors: the stems share the whole mix.
+        let mut job = job(separate_task(mono.clone(), &["bass", "drums"]));
+        job.overrides.set("wiener", Value::Switch(true)).unwrap();
+        job.overrides.set("method", Value::Name("extractor".into())).unwrap();
+        let out = run_job(&mut Probe::new(false), &job).0.unwrap();
+        for (i, m) in mix.iter().enumerate() {
+            let sum = out.stems[0].1.channels[0][i] + out.stems[1].1.channels[0][i];
+            assert!((sum - m).abs() < 1e-5, "frame {i}: {sum} against {m}");
+        }
+    }
+
+    #[test]
+    fn each_extracted_stem_comes_from_its_own_run() {
+        let mut job = job(separate_task(stereo(RATE, 100), &["bass", "drums", "piano"]));
+        job.overrides.set("method", Value::Name("extractor".into())).unwrap();
+        let out = run_job(&mut Probe::new(false), &job).0.unwrap();
+        let stems: Vec<&Vec<f32>> = out.stems.iter().map(|(_, a)| &a.channels[0]).collect();
+        assert!(stems[0] != stems[1] && stems[1] != stems[2] && stems[0] != stems[2]);
+    }
+
+    #[test]
     fn a_silent_mix_gives_silent_stems_without_running_the_model() {
         let mut model = Probe::new(false);
         let mix = Audio::silence(2 * RATE, 2, 300);
@@ -304,10 +337,10 @@ mod tests {
     fn the_separator_constrains_the_settings_stem_else_the_last_one() {
         let stems = names(&["drums", "bass", "piano"]);
         let plan = SeparationPlan::new(Method::Separator, Some("bass"), &stems).unwrap();
-        assert_eq!((plan.separator.as_deref(), plan.extract.len()), (Some("bass"), 0));
+        assert_eq!((plan.separator, plan.extract.len()), (Some(1), 0));
         // No stem name is special: without a setting it is the last stem, drums or not.
         let plan = SeparationPlan::new(Method::Separator, None, &stems).unwrap();
-        assert_eq!(plan.separator.as_deref(), Some("piano"));
+        assert_eq!(plan.separator, Some(2));
         let err = SeparationPlan::new(Method::Separator, Some("guitar"), &stems).unwrap_err().to_string();
         assert!(err.contains("\"guitar\""), "{err}");
     }
@@ -316,12 +349,9 @@ mod tests {
     fn the_ensemble_extracts_all_but_the_constrained_stem_and_the_extractor_all() {
         let stems = names(&["bass", "drums", "piano"]);
         let plan = SeparationPlan::new(Method::Ensemble, Some("drums"), &stems).unwrap();
-        assert_eq!(
-            (plan.separator.as_deref(), plan.extract.clone(), plan.runs()),
-            (Some("drums"), names(&["bass", "piano"]), 2)
-        );
+        assert_eq!((plan.separator, plan.extract.clone(), plan.runs()), (Some(1), vec![0, 2], 2));
         // The extractor has no constrained stem, so a setting naming another stem is no error.
         let plan = SeparationPlan::new(Method::Extractor, Some("guitar"), &stems).unwrap();
-        assert_eq!((plan.runs(), plan.separator, plan.extract), (1, None, stems));
+        assert_eq!((plan.runs(), plan.separator, plan.extract), (1, None, vec![0, 1, 2]));
     }
 }
