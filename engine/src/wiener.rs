@@ -174,6 +174,20 @@ mod tests {
     }
 
     #[test]
+    fn a_stems_power_sums_its_rows_spectra_over_the_floor() {
+        // A unit impulse at the middle of a frame, where the Hann window is 1:
+        // a flat spectrum of power 1 in every bin, per row.
+        let stft = Stft::new(16000);
+        let mut impulse = vec![0.0; stft.n];
+        impulse[stft.n / 2] = 1.0;
+        let power = stem_power(&stft, &[impulse.clone(), impulse], 0);
+        assert_eq!(power.len(), stft.n / 2 + 1);
+        assert!(power.iter().all(|p| (p - 2.0).abs() < 1e-5), "{:?}", &power[..4]);
+        let silent = stem_power(&stft, &[vec![0.0; stft.n]], 0);
+        assert!(silent.iter().all(|&p| p == FLOOR));
+    }
+
+    #[test]
     fn stems_add_up_to_the_mix() {
         let rate = 16000;
         let a = tone(110.0, 5000, rate);
