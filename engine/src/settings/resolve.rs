@@ -276,6 +276,22 @@ mod tests {
     }
 
     #[test]
+    fn the_settings_in_words_name_every_value_and_keep_the_seed() {
+        let caller = Overrides::default()
+            .with("seed", Value::Seed(42))
+            .and_then(|o| o.with("constrained", Value::Name("drums".into())))
+            .unwrap();
+        let s = Settings::resolve(TaskKind::Separate, &fixture(), &caller).unwrap();
+        assert_eq!(s.seed, 42);
+        assert_eq!(
+            s.to_string(),
+            "steps 50, w 3 (from σ 0 to any), euler (churn 20, resamples 1), rho 7, gamma sources 1 mix 1, \
+             alpha 1, beta 1, method separator (constrained drums), accompaniment auto, negative prompts off, \
+             Wiener filter off, CPU denoiser on, seed 42"
+        );
+    }
+
+    #[test]
     fn extract_always_runs_the_extractor() {
         let mut manifest = fixture();
         manifest.defaults.extract = Overrides::default().with("method", Value::Name("ensemble".into())).unwrap();
