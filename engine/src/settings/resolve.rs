@@ -219,7 +219,7 @@ mod tests {
         for kind in TaskKind::ALL {
             let s = Settings::resolve(kind, &manifest, &Overrides::default()).unwrap();
             let name = kind.name();
-            let separates = kind.separates();
+            let separates = matches!(kind, TaskKind::Separate | TaskKind::Extract);
             assert_eq!(s.steps, 50, "{name}");
             assert_eq!(s.w, if kind == TaskKind::Extract { 7.5 } else { 3.0 }, "{name}");
             assert_eq!((s.guidance_min_sigma, s.guidance_max_sigma), (0.0, 0.0), "{name}");

@@ -129,5 +129,16 @@ mod tests {
             assert_eq!(Accompaniment::from_name(name).map(Accompaniment::name), Some(name));
         }
         assert_eq!(Accompaniment::from_name("eq12"), None);
+        // The editor shows how the generated stems heard the given tracks.
+        assert_eq!(Accompaniment::Context.describe(), "the model heard the given tracks");
+        assert_eq!(Accompaniment::Mixture.describe(), "coupled through the mixture (eq. 12)");
+    }
+
+    #[test]
+    fn task_kinds_go_by_their_model_json_names_and_two_of_them_separate() {
+        let names = TaskKind::ALL.map(TaskKind::name);
+        assert_eq!(names, ["accompany", "separate", "extract", "generate"]);
+        let separating = TaskKind::ALL.map(TaskKind::separates);
+        assert_eq!(separating, [false, true, true, false]);
     }
 }
