@@ -41,11 +41,13 @@ impl PostFilter<'_> {
         // stretch lines up with the mix sample for sample.
         let g = gcd(mix_rate, self.model_rate);
         let (model_period, mix_period) = ((self.model_rate / g) as usize, (mix_rate / g) as usize);
-        let periods = |seconds| periods(seconds, self.model_rate, model_period);
-        let (stretch, margin) = (periods(stretch_seconds), periods(MARGIN_SECONDS));
+        let (stretch, margin) = (
+            periods(stretch_seconds, self.model_rate, model_period),
+            periods(MARGIN_SECONDS, self.model_rate, model_period),
+        );
         // The resampler's passband ends a little below the model's Nyquist.
         let band_top = (mix_rate > self.model_rate).then_some(0.45 * self.model_rate as f32);
-        for Stretch { lo, first, end, hi } in stretches(frames.div_ceil(mix_period), stretch, margin) {
+        for Stretch { lo, first, end: stop, hi } in stretches(frames.div_ceil(mix_period), stretch, margin) {
             let mix: Vec<Vec<f32>> =
                 self.mix.channels.iter().map(|ch| padded_slice(ch, lo * mix_period, hi * mix_period)).collect();
             let mut estimates = self
@@ -57,7 +59,7 @@ impl PostFilter<'_> {
                 estimates.push(residual(&mix, &estimates));
             }
             let split = wiener::split(&mix, &estimates, mix_rate, band_top);
-            let (start, end) = (first * mix_period, (end * mix_period).min(frames));
+            let (start, end) = (first * mix_period, (stop * mix_period).min(frames));
             let offset = (first - lo) * mix_period;
             for (stem, parts) in out.iter_mut().zip(split) {
                 for (channel, part) in stem.channels.iter_mut().zip(parts) {
