@@ -66,10 +66,12 @@ def sha256(path):
 
 
 def load_ema(path, context=False):
-    """The EMA model; with context=True the context model (weights without a context encoder get a zero one)."""
+    """The EMA model; with context=True the context model (weights without a context encoder get a
+    zero one), with its pitch encoder if the weights have one."""
     st = torch.load(path, weights_only=False, map_location="cpu")
     config = st["config"]
-    model = unet.Denoiser(config["sigma_data"], config["emb_dim"], context=context or config.get("context", False))
+    model = unet.Denoiser(config["sigma_data"], config["emb_dim"], context=context or config.get("context", False),
+                          pitch=config.get("pitch", False))
     unet.load_weights(model, st["ema"])
     return model.eval(), config, st.get("step", 0)
 

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Smoke test of the recipe: render two tiny songs, train a few steps, export to the
-# model contract, then the same for the context model. Uses $GMSDI_VENV (default
+# model contract, then the same for the context model and its pitch encoder. Uses $GMSDI_VENV (default
 # models/recipe/.venv) when it has torch, else installs the pinned environment there.
 # Prints "SKIP: ..." and exits 0 only when the Python environment cannot be installed.
 # Set SMOKE_OUT=dir (SMOKE_CTX_OUT=dir: the context model) to keep the exported model
@@ -68,4 +68,14 @@ grep -q '"val_ctx"' "$TMP/ctx2/log.jsonl"
 "$PY" export.py --context --ckpt "$TMP/ctx/ema.pt" --out "$CTX_OUT" --textenc "$TMP/textenc" --report "$TMP/report_ctx.json"
 "$PY" -c 'import json,sys,onnx; m=json.load(open(sys.argv[1]+"/model.json")); assert m["training"]["context"] is True, m["training"]
 assert [i.name for i in onnx.load(sys.argv[1]+"/denoiser.onnx").graph.input]==["x","sigma","embedding","context"]' "$CTX_OUT"
+# the pitch encoder added to the context model (new parameter group), continued, exported
+"$PY" train.py --data "$TMP/data" --ckpt "$TMP/pitch" --textenc "$TMP/textenc" --init "$TMP/ctx/ema.pt" --pitch \
+  --steps 14 --batch 2 --length 8192 --log-every 1 | tee "$TMP/pitch.log"
+grep -q "initialised from .* (step 12) with weights and optimizer from" "$TMP/pitch.log"
+grep -q "new context encoder" "$TMP/pitch.log"
+"$PY" train.py --data "$TMP/data" --ckpt "$TMP/pitch2" --textenc "$TMP/textenc" --init "$TMP/pitch/ema.pt" \
+  --steps 15 --batch 2 --length 8192 --log-every 1 | tee "$TMP/pitch_init.log"
+grep -q "initialised from .* (step 14) with weights and optimizer from" "$TMP/pitch_init.log"
+"$PY" export.py --context --ckpt "$TMP/pitch2/ema.pt" --out "$TMP/model_pitch" --textenc "$TMP/textenc" \
+  --report "$TMP/report_pitch.json"
 echo "recipe smoke test: render, train, resume, export, context model OK in $(( $(date +%s) - start )) s -> $OUT"

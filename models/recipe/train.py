@@ -13,6 +13,10 @@ weights, EMA and optimizer state (the moments rounded to bfloat16).
 other stems of the same crop as the given tracks. With `--init` from context-free weights the
 new context encoder starts at zero (the model answers as before) with fresh Adam moments, the
 old parameters keep theirs, and the learning rate warms up again over 500 steps.
+
+`--pitch` adds the context encoder's pitch features (unet.py) to a context model: with `--init`
+from a context model without them, the new encoder starts at zero with fresh Adam moments in its
+own parameter group, at `--lr-new` warmed up over 500 steps; everything else resumes exactly.
 """
 import argparse
 import json
@@ -97,18 +101,32 @@ def compact_state(model, opt, step):
             "step": step}
 
 
-def load_adam(opt, model, o):
-    """Loads Adam's state; from a context-free model's state, the context encoder's parameters start fresh."""
-    names = [n for n, _ in model.named_parameters()]
-    old = [n for n in names if not n.startswith("net.context.")]
-    if len(o["param_groups"][0]["params"]) == len(old) < len(names):
-        index = {n: i for i, n in enumerate(names)}
-        o["state"] = {index[old[i]]: st for i, st in o["state"].items()}
-        o["param_groups"][0]["params"] = list(range(len(names)))
+NEW_ENCODERS = ("net.context.pitch.", "net.context.")  # newest first
+
+
+def optimizer(model, lr):
+    """Adam over the model's parameters, the pitch encoder's (if any) in a second group; returns
+    it and the parameters' names in its order."""
+    named = list(model.named_parameters())
+    groups = [[(n, p) for n, p in named if n.startswith(NEW_ENCODERS[0]) is new] for new in (False, True)]
+    groups = [g for g in groups if g]
+    opt = torch.optim.Adam([{"params": [p for _, p in g]} for g in groups], lr=lr)
+    return opt, [n for g in groups for n, _ in g]
+
+
+def load_adam(opt, order, o):
+    """Loads Adam's state saved for the parameters named by `order` (the optimizer's order), or for
+    all of them but a newly added encoder's, whose moments then start fresh."""
+    saved = sum(len(g["params"]) for g in o["param_groups"])
+    if saved < len(order):
+        prefix = next(p for p in NEW_ENCODERS if sum(not n.startswith(p) for n in order) == saved)
+        old = [i for i, n in enumerate(order) if not n.startswith(prefix)]
+        groups = opt.state_dict()["param_groups"]
+        o = {"state": {old[i]: st for i, st in o["state"].items()}, "param_groups": groups}
     opt.load_state_dict(o)
 
 
-def load_compact_state(path, model, opt, step):
+def load_compact_state(path, model, opt, order, step):
     """Restores weights and optimizer from a compact state of the same step; False if absent or stale."""
     if not os.path.exists(path):
         return False
@@ -120,7 +138,7 @@ def load_compact_state(path, model, opt, step):
     o = st["opt"]
     o["state"] = {i: {k: (v.float() if k.startswith("exp_avg") else v) for k, v in s.items()}
                   for i, s in o["state"].items()}
-    load_adam(opt, model, o)
+    load_adam(opt, order, o)
     return True
 
 
@@ -139,6 +157,8 @@ def main():
     ap.add_argument("--ema", type=float, default=0.999)
     ap.add_argument("--cond-drop", type=float, default=0.1)
     ap.add_argument("--context", action="store_true", help="train the context model (given tracks as input)")
+    ap.add_argument("--pitch", action="store_true", help="add the pitch encoder to a context model")
+    ap.add_argument("--lr-new", type=float, default=5e-4, help="learning rate of a newly added pitch encoder")
     ap.add_argument("--p-ctx", type=float, default=0.5, help="share of context examples with --context")
     ap.add_argument("--ckpt-every", type=float, default=300, help="seconds")
     ap.add_argument("--log-every", type=int, default=50)
@@ -169,10 +189,14 @@ def main():
         if state is not None:
             raise SystemExit(f"{last} is a context-free run: start the context model in another --ckpt with --init")
         config = dict(config, context=True, context_from=init["step"] if init is not None else 0)
-    use_ctx = config.get("context", False)
-    model = unet.Denoiser(config["sigma_data"], config["emb_dim"], context=use_ctx)
-    ema = unet.Denoiser(config["sigma_data"], config["emb_dim"], context=use_ctx)
-    opt = torch.optim.Adam(model.parameters(), lr=args.lr)
+    if args.pitch and not config.get("pitch"):
+        if state is not None or not config.get("context"):
+            raise SystemExit("--pitch starts from a context model's weights: a new --ckpt with --init")
+        config = dict(config, pitch=True, pitch_from=init["step"])
+    use_ctx, pitch = config.get("context", False), config.get("pitch", False)
+    model = unet.Denoiser(config["sigma_data"], config["emb_dim"], context=use_ctx, pitch=pitch)
+    ema = unet.Denoiser(config["sigma_data"], config["emb_dim"], context=use_ctx, pitch=pitch)
+    opt, order = optimizer(model, args.lr)
     step, wall = 0, 0.0
     if state is not None:
         model.load_state_dict(state["model"])
@@ -184,13 +208,13 @@ def main():
         if init is not None:  # an ema.pt file: {"ema": weights, "config", "step"}, maybe resume.pt beside it
             step, wall = init["step"], init.get("wall", 0.0)
             compact = os.path.join(os.path.dirname(args.init), "resume.pt")
-            if load_compact_state(compact, model, opt, step):
+            if load_compact_state(compact, model, opt, order, step):
                 print(f"initialised from {args.init} (step {step}) with weights and optimizer from {compact}",
                       flush=True)
             else:
                 unet.load_weights(model, init["ema"])
                 print(f"initialised from {args.init} (step {step}), fresh optimizer", flush=True)
-            ema.load_state_dict(model.state_dict())  # a new context encoder: the EMA starts from the model's
+            ema.load_state_dict(model.state_dict())  # a new encoder: the EMA starts from the model's
             if unet.load_weights(ema, init["ema"]):
                 print("new context encoder (zero output until trained)", flush=True)
         else:
@@ -263,8 +287,9 @@ def main():
         drop = torch.rand(len(x)) < args.cond_drop
         e = torch.where(drop[:, None], model.null_embedding[None].expand_as(e), e)
         sigma = torch.exp(P_MEAN + P_STD * torch.randn(len(x)))
-        for g in opt.param_groups:
-            g["lr"] = args.lr * min(1.0, (step + 1 - config.get("context_from", 0)) / 500)
+        rates = [(args.lr, config.get("context_from", 0)), (args.lr_new, config.get("pitch_from", 0))]
+        for g, (lr, start) in zip(opt.param_groups, rates):
+            g["lr"] = lr * min(1.0, (step + 1 - start) / 500)
         per = edm_loss(model, x, sigma, e, c if use_ctx else None)
         loss = per.mean()
         opt.zero_grad(set_to_none=True)

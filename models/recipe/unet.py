@@ -10,6 +10,12 @@ Optionally (`context=True`) the network also hears the given tracks: a small bia
 (`ContextEncoder`) adds features of the clean context signal at all three resolutions. A zero
 context gives exactly zero features, so a zero row gets exactly the context-free answer, and the
 encoder's output layers start at zero, so weights without it load unchanged (`load_weights`).
+
+With `pitch=True` the context encoder also hears the given tracks' pitches: fixed constant-Q
+filters, one per semitone from E1 to G6, give each bottleneck frame the log magnitude of every
+semitone and its pitch class (`PitchFeatures`), and a small learned network maps them onto the
+bottleneck. Harmony is then local and explicit where the bass's notes are decided, instead of
+something the waveform encoder must learn to hear.
 """
 import math
 
@@ -19,6 +25,10 @@ import torch.nn.functional as F
 
 PATCH = 16
 LENGTH_MULTIPLE = PATCH * 4 * 4
+RATE = 16000  # the model's sample rate (render.py's default)
+PITCH_LOW, PITCHES = 28, 64  # MIDI E1 (41 Hz) to G6 (1568 Hz)
+PITCH_KERNEL = 4096  # the longest filter: 256 ms
+PITCH_FLOOR = 0.01  # magnitudes are compressed as log(1 + m / PITCH_FLOOR)
 
 
 def fold(x):
@@ -68,13 +78,68 @@ class Attention(nn.Module):
         return x + self.out(h)
 
 
+def pitch_filters():
+    """Complex constant-Q filters [2·PITCHES, 1, PITCH_KERNEL] (cosines, then sines): a Hann
+    window of about 34 cycles (its main lobe ends a semitone away), capped at the kernel, centred,
+    scaled so a unit sinusoid at the filter's pitch has magnitude 1."""
+    n = torch.arange(PITCH_KERNEL, dtype=torch.float64)
+    cycles = 2 / (2 ** (1 / 12) - 1)
+    rows = []
+    for p in range(PITCH_LOW, PITCH_LOW + PITCHES):
+        f = 440 * 2 ** ((p - 69) / 12)
+        length = min(PITCH_KERNEL, int(round(cycles * RATE / f)))
+        start = (PITCH_KERNEL - length) // 2
+        w = torch.zeros(PITCH_KERNEL, dtype=torch.float64)
+        w[start:start + length] = torch.hann_window(length, periodic=False, dtype=torch.float64)
+        phase = 2 * math.pi * f * (n - PITCH_KERNEL / 2) / RATE
+        rows.append((w * torch.cos(phase), w * torch.sin(phase), w.sum() / 2))
+    cos, sin, norm = (torch.stack(v) for v in zip(*rows))
+    return (torch.cat([cos, sin]) / torch.cat([norm, norm])[:, None]).float()[:, None]
+
+
+class PitchFeatures(nn.Module):
+    """[B, 1, T] -> [B, PITCHES + 12, T / 256]: each semitone's compressed magnitude over the
+    256-sample frame (filters centred on it), then the 12 pitch classes' means; f(0) = 0 exactly."""
+
+    def __init__(self):
+        super().__init__()
+        self.register_buffer("filters", pitch_filters(), persistent=False)
+        classes = torch.zeros(12, PITCHES)
+        for k in range(PITCHES):
+            classes[(PITCH_LOW + k) % 12, k] = 12 / PITCHES
+        self.register_buffer("classes", classes, persistent=False)
+
+    def forward(self, c):
+        hop = LENGTH_MULTIPLE
+        z = F.conv1d(c, self.filters, stride=hop, padding=(PITCH_KERNEL - hop) // 2)
+        re, im = z.chunk(2, dim=1)
+        m = torch.log1p(torch.sqrt(re * re + im * im) / PITCH_FLOOR)
+        return torch.cat([m, torch.einsum("kp,bpt->bkt", self.classes, m)], dim=1)
+
+
+class PitchEncoder(nn.Module):
+    """Bottleneck features [B, c, T / 256] from the context's pitches; bias-free, output zero at start."""
+
+    def __init__(self, c, hidden=256):
+        super().__init__()
+        self.features = PitchFeatures()
+        self.inp = nn.Conv1d(PITCHES + 12, hidden, 3, padding=1, bias=False)
+        self.mix = nn.Conv1d(hidden, hidden, 5, padding=2, bias=False)
+        self.out = nn.Conv1d(hidden, c, 1, bias=False)
+        nn.init.zeros_(self.out.weight)
+
+    def forward(self, c):
+        return self.out(F.silu(self.mix(F.silu(self.inp(self.features(c))))))
+
+
 class ContextEncoder(nn.Module):
     """Features of the (folded) context at the U-Net's three resolutions, f(0) = 0 exactly.
 
-    Bias-free convolutions and SiLU only; the 1x1 output convolutions are zero-initialised.
+    Bias-free convolutions and SiLU only; the 1x1 output convolutions are zero-initialised. With
+    `pitch`, a `PitchEncoder` adds its features at the bottleneck.
     """
 
-    def __init__(self, chans):
+    def __init__(self, chans, pitch=False):
         super().__init__()
         c0, c1, c2 = chans
         self.inp = nn.Conv1d(PATCH, c0, 7, padding=3, bias=False)
@@ -84,20 +149,25 @@ class ContextEncoder(nn.Module):
         self.outs = nn.ModuleList([nn.Conv1d(c, c, 1, bias=False) for c in chans])
         for o in self.outs:
             nn.init.zeros_(o.weight)
+        self.pitch = PitchEncoder(c2) if pitch else None
 
     def forward(self, c):
-        h = F.silu(self.inp(c))
+        """c: the context waveform [B, 1, T]."""
+        h = F.silu(self.inp(fold(c)))
         feats = [self.outs[0](h)]
         for down, mix, out in zip(self.down, self.mix, self.outs[1:]):
             h = F.silu(mix(F.silu(down(h))))
             feats.append(out(h))
+        if self.pitch is not None:
+            feats[-1] = feats[-1] + self.pitch(c)
         return feats
 
 
 class UNet(nn.Module):
     """F(x_in, c_noise, emb): the raw network inside the EDM preconditioning."""
 
-    def __init__(self, emb_dim=384, chans=(64, 128, 256), blocks=2, mid_blocks=4, cond_dim=256, context=False):
+    def __init__(self, emb_dim=384, chans=(64, 128, 256), blocks=2, mid_blocks=4, cond_dim=256, context=False,
+                 pitch=False):
         super().__init__()
         c0, c1, c2 = chans
         self.freqs = nn.Parameter(torch.randn(64) * 4, requires_grad=False)  # Fourier features of c_noise
@@ -118,14 +188,14 @@ class UNet(nn.Module):
         self.dec0 = nn.ModuleList([ResBlock(c0, cond_dim, 2 ** i) for i in range(blocks)])
         self.out_norm = nn.GroupNorm(8, c0)
         self.out = nn.Conv1d(c0, PATCH, 3, padding=1)
-        self.context = ContextEncoder(chans) if context else None
+        self.context = ContextEncoder(chans, pitch) if context else None
 
     def forward(self, x, c_noise, emb, context=None):
         """context: the scaled given tracks [B, 1, T], or None (a context-free call)."""
         b, _, t = x.shape
         f = c_noise[:, None] * self.freqs[None]
         cond = self.cond(torch.cat([emb, torch.sin(f), torch.cos(f)], dim=1))
-        ctx = None if context is None else self.context(fold(context))
+        ctx = None if context is None else self.context(context)
         h = add_context(self.inp(fold(x)), ctx, 0)
         for blk in self.enc0:
             h = blk(h, cond)
