@@ -5,6 +5,12 @@ to the mixture. Splits are disjoint by song (procedural seeds / chorale index).
 
   python render.py --out work/data                  # train/val/test at 16 kHz mono (int16 .npy)
   python render.py --out work/test44k --test44k     # test split, 44.1 kHz stereo wav folders
+  python render.py --out work/unseen --splits val,test --soundfonts /usr/share/sounds/sf2/sf_GMbank.sf2
+                                                    # the same songs in a soundfont never trained on
+
+The unseen-timbre split is the validation and test songs rendered with Csound's GM bank
+(Debian `csound-soundfont`), which training never uses. The MuseScore General soundfont is
+never used, for training or evaluation.
 """
 import argparse
 import json
@@ -17,7 +23,8 @@ import chorales
 import songs
 
 STEMS = songs.STEMS
-SOUNDFONTS = ["/usr/share/sounds/sf2/FluidR3_GM.sf2", "/usr/share/sounds/sf2/TimGM6mb.sf2"]
+SOUNDFONTS = ["/usr/share/sounds/sf2/FluidR3_GM.sf2", "/usr/share/sounds/sf2/TimGM6mb.sf2"]  # training's
+UNSEEN = "/usr/share/sounds/sf2/sf_GMbank.sf2"  # held out of training: the unseen-timbre split
 CHANNEL = {"bass": 0, "guitar": 1, "piano": 2, "drums": 9}
 DRUM_KITS = [0, 8, 16, 24, 25, 32, 40]
 # procedural seeds per split; chorales: index % 20 == 0 -> test, == 1 -> val, else train
@@ -29,12 +36,12 @@ def chorale_split(i):
 
 
 class Renderer:
-    def __init__(self, sr):
+    def __init__(self, sr, soundfonts=SOUNDFONTS):
         import fluidsynth
 
         self.sr = sr
         self.synths = []
-        for path in SOUNDFONTS:
+        for path in soundfonts:
             fs = fluidsynth.Synth(gain=0.5, samplerate=float(sr),
                                   **{"synth.reverb.active": 0, "synth.chorus.active": 0})
             self.synths.append((fs, fs.sfload(path)))
@@ -110,13 +117,18 @@ def main():
     ap.add_argument("--chorale-cache", default="work/chorales.json")
     ap.add_argument("--n-chorales", type=int, default=None)
     ap.add_argument("--n-proc", type=int, default=None, help="limit procedural songs per split")
+    ap.add_argument("--soundfonts", default=",".join(SOUNDFONTS),
+                    help=f"comma-separated .sf2 files, one drawn per song (the unseen split: {UNSEEN})")
     args = ap.parse_args()
+    soundfonts = args.soundfonts.split(",")
+    if any("musescore" in os.path.realpath(p).lower() for p in soundfonts):
+        raise SystemExit("the MuseScore General soundfont is kept for checks on unseen timbres: not here")
     splits = args.splits.split(",")
     if args.n_proc is not None:
         for k in PROC_SEEDS:
             PROC_SEEDS[k] = PROC_SEEDS[k][: args.n_proc]
     sr = 44100 if args.test44k else args.sr
-    rend = Renderer(sr)
+    rend = Renderer(sr, soundfonts)
     meta = []
     for split, seed, song in song_list(splits, args.chorale_cache, args.n_chorales):
         stems = rend.render(song, seed, stereo=args.test44k)
