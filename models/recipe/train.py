@@ -191,8 +191,8 @@ def main():
         config = dict(config, context=True, context_from=init["step"] if init is not None else 0)
     if args.pitch and not config.get("pitch"):
         if state is not None or not config.get("context"):
-            raise SystemExit("--pitch starts from a context model's weights: a new --ckpt with --init")
-        config = dict(config, pitch=True, pitch_from=init["step"])
+            raise SystemExit("--pitch goes with --context; to add it to a run, start a new --ckpt with --init")
+        config = dict(config, pitch=True, pitch_from=init["step"] if init is not None else 0)
     use_ctx, pitch = config.get("context", False), config.get("pitch", False)
     model = unet.Denoiser(config["sigma_data"], config["emb_dim"], context=use_ctx, pitch=pitch)
     ema = unet.Denoiser(config["sigma_data"], config["emb_dim"], context=use_ctx, pitch=pitch)
