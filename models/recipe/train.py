@@ -118,8 +118,8 @@ def load_adam(opt, order, o):
     """Loads Adam's state saved for the parameters named by `order` (the optimizer's order), or for
     all of them but a newly added encoder's, whose moments then start fresh."""
     saved = sum(len(g["params"]) for g in o["param_groups"])
-    if saved < len(order):
-        prefix = next(p for p in NEW_ENCODERS if sum(not n.startswith(p) for n in order) == saved)
+    prefix = next((p for p in NEW_ENCODERS if sum(not n.startswith(p) for n in order) == saved), None)
+    if saved < len(order) and prefix:  # else torch's load_state_dict says what does not fit
         old = [i for i, n in enumerate(order) if not n.startswith(prefix)]
         groups = opt.state_dict()["param_groups"]
         o = {"state": {old[i]: st for i, st in o["state"].items()}, "param_groups": groups}

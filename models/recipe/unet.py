@@ -133,7 +133,7 @@ class PitchEncoder(nn.Module):
 
 
 class ContextEncoder(nn.Module):
-    """Features of the (folded) context at the U-Net's three resolutions, f(0) = 0 exactly.
+    """Features of the context waveform at the U-Net's three resolutions, f(0) = 0 exactly.
 
     Bias-free convolutions and SiLU only; the 1x1 output convolutions are zero-initialised. With
     `pitch`, a `PitchEncoder` adds its features at the bottleneck.
