@@ -41,7 +41,7 @@ impl Context<'_> {
     /// The guided network for a window of `lanes` lanes of `frames` frames.
     pub(crate) fn guide<'g>(&'g mut self, tracker: &'g mut Tracker, lanes: usize, frames: usize) -> Guide<'g> {
         let s = &self.settings;
-        let (w, min_sigma, max_sigma) = (s.w, s.guidance_min_sigma, s.guidance_max_sigma);
-        Guide { net: &mut *self.model, tracker, w, min_sigma, max_sigma, lanes, frames, context: None }
+        let (w, context_w, min_sigma, max_sigma) = (s.w, s.context_w, s.guidance_min_sigma, s.guidance_max_sigma);
+        Guide { net: &mut *self.model, tracker, w, context_w, min_sigma, max_sigma, lanes, frames, context: None }
     }
 }

@@ -21,18 +21,23 @@ pub struct Condition {
     pub negative: Vec<f32>,
 }
 
-/// Evaluates the guided denoiser D* = D(z) + w·(D(z) − D(z_neg)) on many
-/// inputs in one batched network call. Guidance applies only at `min_sigma`
-/// ≤ σ ≤ `max_sigma` (guidance in a limited interval: Kynkäänniemi et al.
-/// 2024, "Applying Guidance in a Limited Interval Improves Sample and
-/// Distribution Quality in Diffusion Models"); outside it, D* = D(z) at half the rows.
+/// Evaluates the guided denoiser on many inputs in one batched network call:
+/// D* = D(z) + w·(D(z) − D(z_neg)) + w_c·(D(z) − D(z, no context)), the
+/// last term (guidance by the given tracks) only when there is a context.
+/// Guidance applies only at `min_sigma` ≤ σ ≤ `max_sigma` (guidance in a
+/// limited interval: Kynkäänniemi et al. 2024, "Applying Guidance in a
+/// Limited Interval Improves Sample and Distribution Quality in Diffusion
+/// Models"); outside it, D* = D(z) at a fraction of the rows.
 pub struct Guide<'a> {
     /// The network.
     pub net: &'a mut dyn Denoiser,
     /// Progress and cancellation.
     pub tracker: &'a mut Tracker,
-    /// Guidance scale w (0 = no guidance, one row per input).
+    /// Guidance scale w of the prompts (0 = off).
     pub w: f32,
+    /// Guidance scale w_c of the given tracks (0 = off): toward the answer
+    /// that hears them, away from the answer that does not.
+    pub context_w: f32,
     /// Guidance only at σ at or above this.
     pub min_sigma: f32,
     /// Guidance only at σ at or below this (0: no upper limit).
@@ -46,44 +51,76 @@ pub struct Guide<'a> {
     pub context: Option<Vec<f32>>,
 }
 
+/// One set of rows in a guided batch: which embedding they get and
+/// whether they hear the context.
+#[derive(Clone, Copy, PartialEq)]
+enum Pass {
+    /// The prompt, with the context: D(z).
+    Prompted,
+    /// The negative prompt, with the context: D(z_neg).
+    Negative,
+    /// The prompt, with a silent context: D(z, no context).
+    Unheard,
+}
+
 impl Guide<'_> {
     /// Samples in one variable.
     pub fn var_len(&self) -> usize {
         self.lanes * self.net.channels() * self.frames
     }
 
+    /// The passes one evaluation at `sigma` needs, `Prompted` first.
+    fn passes(&self, sigma: f32) -> Vec<Pass> {
+        let below_max = self.max_sigma <= 0.0 || sigma <= self.max_sigma;
+        let guided = sigma >= self.min_sigma && below_max;
+        let mut passes = vec![Pass::Prompted];
+        if guided && self.w != 0.0 {
+            passes.push(Pass::Negative);
+        }
+        if guided && self.context_w != 0.0 && self.context.is_some() {
+            passes.push(Pass::Unheard);
+        }
+        passes
+    }
+
     /// D* of each `(signal, condition)` pair, all in one network call.
     pub fn denoise(&mut self, inputs: &[(&[f32], &Condition)], sigma: f32) -> Result<Vec<Vec<f32>>> {
         self.tracker.check()?;
-        let below_max = self.max_sigma <= 0.0 || sigma <= self.max_sigma;
-        let guided = self.w != 0.0 && sigma >= self.min_sigma && below_max;
-        let passes = if guided { 2 } else { 1 };
-        let rows = inputs.len() * self.lanes * passes;
-        let mut x = Vec::with_capacity(rows * self.var_len() / self.lanes);
+        let passes = self.passes(sigma);
+        let n = self.var_len();
+        let rows = inputs.len() * self.lanes * passes.len();
+        let mut x = Vec::with_capacity(rows * n / self.lanes);
         let mut emb = Vec::new();
-        for pass in 0..passes {
+        let mut context = self.context.as_ref().map(|_| Vec::with_capacity(x.capacity()));
+        for &pass in &passes {
             for (signal, cond) in inputs {
                 x.extend_from_slice(signal);
-                let e = if pass == 0 { &cond.prompt } else { &cond.negative };
+                let e = if pass == Pass::Negative { &cond.negative } else { &cond.prompt };
                 for _ in 0..self.lanes {
                     emb.extend_from_slice(e);
                 }
+                if let (Some(all), Some(given)) = (context.as_mut(), self.context.as_ref()) {
+                    match pass {
+                        Pass::Unheard => all.resize(all.len() + given.len(), 0.0),
+                        _ => all.extend_from_slice(given),
+                    }
+                }
             }
         }
-        let context = self.context.as_ref().map(|c| c.repeat(inputs.len() * passes));
         let out = self.net.denoise(&x, self.frames, &vec![sigma; rows], &emb, context.as_deref())?;
         self.tracker.advance();
-        let n = self.var_len();
-        let half = inputs.len() * n;
+        let set = inputs.len() * n;
         Ok((0..inputs.len())
             .map(|i| {
-                let pos = &out[i * n..(i + 1) * n];
-                if guided {
-                    let neg = &out[half + i * n..half + (i + 1) * n];
-                    pos.iter().zip(neg).map(|(p, q)| p + self.w * (p - q)).collect()
-                } else {
-                    pos.to_vec()
+                let rows_of = |p: usize| &out[p * set + i * n..p * set + (i + 1) * n];
+                let prompted = rows_of(0);
+                let mut d = prompted.to_vec();
+                for (p, &pass) in passes.iter().enumerate().skip(1) {
+                    let scale = if pass == Pass::Negative { self.w } else { self.context_w };
+                    let pairs = prompted.iter().zip(rows_of(p));
+                    d.iter_mut().zip(pairs).for_each(|(d, (a, b))| *d += scale * (a - b));
                 }
+                d
             })
             .collect())
     }
@@ -342,6 +379,9 @@ mod tests {
 
     use rand::SeedableRng;
 
+    use crate::probe::Probe;
+    use crate::request::TextDenoiser;
+
     /// A denoiser that returns its embedding's first value everywhere and
     /// counts rows; like a real network it refuses a batch whose σ, embedding
     /// or context does not match its rows.
@@ -391,6 +431,7 @@ mod tests {
             net: &mut net,
             tracker: &mut tracker,
             w: 2.0,
+            context_w: 0.0,
             min_sigma,
             max_sigma,
             lanes: 1,
@@ -419,6 +460,7 @@ mod tests {
             net: &mut net,
             tracker: &mut tracker,
             w: 2.0,
+            context_w: 0.0,
             min_sigma: 0.0,
             max_sigma: 0.0,
             lanes: 2,
@@ -433,9 +475,47 @@ mod tests {
         assert_eq!(net.rows, 3 * 2 * 2 + 2 * 2, "lanes × inputs rows, twice when guided");
     }
 
+    #[test]
+    fn guidance_by_the_given_tracks_steers_toward_the_answer_that_hears_them() {
+        // The probe answers rows that hear a context with it (a silent one: 0),
+        // rows without one with their prompt's number.
+        let mut net = Probe::new(true);
+        let cond = Condition { prompt: net.embed("bass").unwrap(), negative: net.embed("").unwrap() };
+        let (bass, null) = (net.value("bass"), net.value(""));
+        let mut tracker = tracker();
+        let x = [0.5f32; 4];
+        let mut guide = Guide {
+            net: &mut net,
+            tracker: &mut tracker,
+            w: 2.0,
+            context_w: 3.0,
+            min_sigma: 0.1,
+            max_sigma: 0.0,
+            lanes: 1,
+            frames: 4,
+            context: Some(vec![0.25; 4]),
+        };
+        let out = guide.denoise(&[(&x, &cond)], 0.5).unwrap();
+        assert_eq!(out[0], [1.0; 4], "D + w (D − D_neg) + w_c (D − D_unheard) = 0.25 + 2·0 + 3·0.25");
+        assert_eq!(guide.denoise(&[(&x, &cond)], 0.05).unwrap()[0], [0.25; 4], "below min_sigma: D alone");
+        guide.context = None;
+        assert_eq!(guide.denoise(&[(&x, &cond)], 0.5).unwrap()[0], [bass + 2.0 * (bass - null); 4], "no context");
+        let calls: Vec<_> = net.calls.iter().map(|c| (c.rows.clone(), c.context.clone())).collect();
+        let (heard, silent) = (vec![0.25; 4], vec![0.0; 4]);
+        assert_eq!(
+            calls,
+            [
+                (vec![bass, null, bass], Some([heard.clone(), heard.clone(), silent].concat())),
+                (vec![bass], Some(heard)),
+                (vec![bass, null], None),
+            ],
+            "prompted, negative and unheard rows; only the guided evaluation has the unheard ones"
+        );
+    }
+
     /// A guide without guidance over `net`.
     fn unguided<'a>(net: &'a mut Echo, tracker: &'a mut Tracker, lanes: usize, frames: usize) -> Guide<'a> {
-        Guide { net, tracker, w: 0.0, min_sigma: 0.0, max_sigma: 0.0, lanes, frames, context: None }
+        Guide { net, tracker, w: 0.0, context_w: 0.0, min_sigma: 0.0, max_sigma: 0.0, lanes, frames, context: None }
     }
 
     fn tracker() -> Tracker {

@@ -13,6 +13,8 @@ pub struct Settings {
     pub steps: usize,
     /// Guidance scale.
     pub w: f32,
+    /// Guidance scale of the given tracks (models with a context input).
+    pub context_w: f32,
     /// Guidance only at σ at or above this.
     pub guidance_min_sigma: f32,
     /// Guidance only at σ at or below this (0: no upper limit).
@@ -109,6 +111,7 @@ impl Settings {
         Ok(Settings {
             steps: layers.count("steps"),
             w: layers.number("w"),
+            context_w: layers.number("context_w"),
             guidance_min_sigma: layers.number("guidance_min_sigma"),
             guidance_max_sigma: layers.number("guidance_max_sigma"),
             sampler,
@@ -146,7 +149,7 @@ impl std::fmt::Display for Settings {
         write!(
             f,
             "steps {}, w {} (from σ {} to {}), {sampler}, rho {}, gamma sources {} mix {}, alpha {}, beta {}, method {}{}, \
-             accompaniment {}, negative prompts {}, Wiener filter {}, CPU denoiser {}, seed {}",
+             accompaniment {} (context w {}), negative prompts {}, Wiener filter {}, CPU denoiser {}, seed {}",
             self.steps,
             self.w,
             self.guidance_min_sigma,
@@ -159,6 +162,7 @@ impl std::fmt::Display for Settings {
             self.method.name(),
             self.constrained.as_ref().map_or(String::new(), |c| format!(" (constrained {c})")),
             self.accompaniment.name(),
+            self.context_w,
             on(self.negative_prompts),
             on(self.wiener),
             on(self.cpu_denoiser),
@@ -286,7 +290,7 @@ mod tests {
         assert_eq!(
             s.to_string(),
             "steps 50, w 3 (from σ 0 to any), euler (churn 20, resamples 1), rho 7, gamma sources 1 mix 1, \
-             alpha 1, beta 1, method separator (constrained drums), accompaniment auto, negative prompts off, \
+             alpha 1, beta 1, method separator (constrained drums), accompaniment auto (context w 0), negative prompts off, \
              Wiener filter off, CPU denoiser on, seed 42"
         );
     }

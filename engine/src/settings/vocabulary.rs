@@ -196,6 +196,17 @@ pub const SETTINGS: &[Spec] = &[
         fallback: |_| Some(Value::Name("auto".into())),
     },
     Spec {
+        key: "context_w",
+        aliases: &[],
+        label: "Follow the given tracks",
+        doc: "Guidance by the given tracks (context accompaniment): how much more the result follows them than \
+              the model alone would (0 = off; a step then costs one network evaluation less)",
+        kind: Kind::Number { min: 0.0, max: 100.0 },
+        tasks: &[TaskKind::Accompany],
+        advanced: false,
+        fallback: |_| Some(Value::Number(0.0)),
+    },
+    Spec {
         key: "gamma_sources",
         aliases: &["gamma"],
         label: "γ (sources)",
