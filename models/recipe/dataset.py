@@ -20,6 +20,8 @@ PARAPHRASES = {
     "piano": ["keys", "keyboard", "acoustic piano"],
 }
 INPUT_RMS = 0.1  # full mixes are scaled to this RMS (model.json input_rms)
+BASS, DRUMS = STEMS.index("bass"), STEMS.index("drums")
+CHORD_STEMS = ("guitar", "piano")  # the stems that carry the chords a bass line follows
 ACTIVE_RMS = 0.004  # a stem below this RMS in a crop counts as silent (-28 dB under the mix)
 
 
@@ -75,13 +77,34 @@ class Songs:
             if active:
                 return stems, active
 
+    def sample_bass(self, length, r, nr):
+        """(mixture, prompt, context) of the accompaniment job: the bass alone as the target, given a
+        crop's guitar and/or piano (and its drums half the time), from a crop where both are audible."""
+        for _ in range(10000):
+            stems, active = self.crop(length, r, nr)
+            chords = [k for k in active if STEMS[k] in CHORD_STEMS]
+            if BASS in active and chords:
+                break
+        else:
+            raise ValueError("no crop with an audible bass and guitar or piano in this split")
+        given = [k for k in chords if r.random() < 0.5] or [r.choice(chords)]
+        if DRUMS in active and r.random() < 0.5:
+            given.append(DRUMS)
+        gain = np.float32(10 ** (r.uniform(-3, 3) / 20))
+        return stems[BASS] * gain, make_prompt(["bass"], r), stems[given].sum(0) * gain
+
     def sample(self, length, r, nr):
         """Returns (mixture float32 [length], prompt)."""
         return self.sample_context(length, r, nr, 0.0)[:2]
 
-    def sample_context(self, length, r, nr, p_ctx):
+    def sample_context(self, length, r, nr, p_ctx, p_bass=0.0):
         """Returns (mixture, prompt, context): with probability p_ctx (when two or more stems are
-        audible) the context is the sum of other stems of the same crop, else zeros."""
+        audible) the context is the sum of other stems of the same crop, else zeros. A share p_bass
+        of those context examples is a bass under chords (sample_bass)."""
+        if p_bass:
+            if r.random() < p_ctx * p_bass:
+                return self.sample_bass(length, r, nr)
+            p_ctx = p_ctx * (1 - p_bass) / (1 - p_ctx * p_bass)  # the rest keeps a share 1 - p_ctx without
         stems, active = self.crop(length, r, nr)
         if p_ctx and len(active) > 1 and r.random() < p_ctx:
             chosen, given = accompaniment(active, r)

@@ -65,6 +65,7 @@ grep -q "resumed at step 11" "$TMP/ctx_resume.log"
   --steps 13 --batch 2 --length 8192 --log-every 1 | tee "$TMP/ctx_init.log"
 grep -q "initialised from .* (step 12) with weights and optimizer from" "$TMP/ctx_init.log"
 grep -q '"val_ctx"' "$TMP/ctx2/log.jsonl"
+grep -q '"val_bass"' "$TMP/ctx2/log.jsonl"
 "$PY" export.py --context --ckpt "$TMP/ctx/ema.pt" --out "$CTX_OUT" --textenc "$TMP/textenc" --report "$TMP/report_ctx.json"
 "$PY" -c 'import json,sys,onnx; m=json.load(open(sys.argv[1]+"/model.json")); assert m["training"]["context"] is True, m["training"]
 assert [i.name for i in onnx.load(sys.argv[1]+"/denoiser.onnx").graph.input]==["x","sigma","embedding","context"]' "$CTX_OUT"
@@ -73,8 +74,9 @@ assert [i.name for i in onnx.load(sys.argv[1]+"/denoiser.onnx").graph.input]==["
   --steps 14 --batch 2 --length 8192 --log-every 1 | tee "$TMP/pitch.log"
 grep -q "initialised from .* (step 12) with weights and optimizer from" "$TMP/pitch.log"
 grep -q "new context encoder" "$TMP/pitch.log"
+# (this step runs the network in bfloat16, as `--device cuda --amp` does on a GPU)
 "$PY" train.py --data "$TMP/data" --ckpt "$TMP/pitch2" --textenc "$TMP/textenc" --init "$TMP/pitch/ema.pt" \
-  --steps 15 --batch 2 --length 8192 --log-every 1 | tee "$TMP/pitch_init.log"
+  --steps 15 --batch 2 --length 8192 --log-every 1 --amp | tee "$TMP/pitch_init.log"
 grep -q "initialised from .* (step 14) with weights and optimizer from" "$TMP/pitch_init.log"
 "$PY" export.py --context --ckpt "$TMP/pitch2/ema.pt" --out "$TMP/model_pitch" --textenc "$TMP/textenc" \
   --report "$TMP/report_pitch.json"

@@ -1,4 +1,4 @@
-"""Train the GMSDI denoiser on mixtures of random stem subsets (EDM, CPU, one thread).
+"""Train the GMSDI denoiser on mixtures of random stem subsets (EDM; CPU, one thread by default).
 
 Resumable: `python train.py` continues from <ckpt>/last.pt when it exists (or from
 --init weights), checkpoints every --ckpt-every seconds and logs JSON lines to
@@ -17,6 +17,9 @@ old parameters keep theirs, and the learning rate warms up again over 500 steps.
 `--pitch` adds the context encoder's pitch features (unet.py) to a context model: with `--init`
 from a context model without them, the new encoder starts at zero with fresh Adam moments in its
 own parameter group, at `--lr-new` warmed up over 500 steps; everything else resumes exactly.
+
+`--device cuda --amp` trains on a GPU with the network in bfloat16; batches are still drawn on the
+CPU with the same random streams, and every file it writes loads on a CPU-only machine.
 """
 import argparse
 import json
@@ -55,11 +58,11 @@ def prompt_embeddings(textenc_dir):
     return {str(p): e for p, e in zip(z["prompts"], z["emb"])}
 
 
-def batch(songs, embs, n, length, r, nr, p_ctx=0.0):
+def batch(songs, embs, n, length, r, nr, p_ctx=0.0, p_bass=0.0):
     """(mixtures [n, 1, length], embeddings [n, 384], contexts [n, 1, length]: zero rows without one)."""
     xs, es, cs = [], [], []
     for _ in range(n):
-        x, p, c = songs.sample_context(length, r, nr, p_ctx)
+        x, p, c = songs.sample_context(length, r, nr, p_ctx, p_bass)
         xs.append(x)
         es.append(embs[p])
         cs.append(c)
@@ -77,11 +80,18 @@ def context_batch(songs, embs, n, length, r, nr):
     return tuple(torch.cat(t) for t in zip(*rows))
 
 
-def edm_loss(model, x, sigma, emb, context=None):
-    """Per-example EDM loss (weight 1/c_out^2 folded in: the raw net's target)."""
+def bass_batch(songs, embs, n, length, r, nr):
+    """Like batch(), every example a bass under chords (dataset.Songs.sample_bass)."""
+    return batch(songs, embs, n, length, r, nr, 1.0, 1.0)
+
+
+def edm_loss(model, x, sigma, emb, context=None, amp=False):
+    """Per-example EDM loss (weight 1/c_out^2 folded in: the raw net's target); `amp` runs the
+    network in bfloat16 (the loss stays float32)."""
     c_skip, c_out, c_in, c_noise = model.precond(sigma)
     noisy = x + sigma[:, None, None] * torch.randn_like(x)
-    f = model.net(c_in * noisy, c_noise, emb, model.context_in(context))
+    with torch.autocast(x.device.type, dtype=torch.bfloat16, enabled=amp):
+        f = model.net(c_in * noisy, c_noise, emb, model.context_in(context)).float()
     target = (x - c_skip * noisy) / c_out
     return ((f - target) ** 2).mean(dim=(1, 2))
 
@@ -130,7 +140,7 @@ def load_compact_state(path, model, opt, order, step):
     """Restores weights and optimizer from a compact state of the same step; False if absent or stale."""
     if not os.path.exists(path):
         return False
-    st = torch.load(path, weights_only=True)
+    st = torch.load(path, weights_only=True, map_location="cpu")
     if st["step"] != step:
         print(f"ignoring {path}: step {st['step']} is not the weights' step {step}", flush=True)
         return False
@@ -160,9 +170,13 @@ def main():
     ap.add_argument("--pitch", action="store_true", help="add the pitch encoder to a context model")
     ap.add_argument("--lr-new", type=float, default=5e-4, help="learning rate of a newly added pitch encoder")
     ap.add_argument("--p-ctx", type=float, default=0.5, help="share of context examples with --context")
+    ap.add_argument("--p-bass", type=float, default=0.5,
+                    help="share of the context examples that are a bass under chords (the accompaniment job)")
     ap.add_argument("--ckpt-every", type=float, default=300, help="seconds")
     ap.add_argument("--log-every", type=int, default=50)
     ap.add_argument("--threads", type=int, default=1)
+    ap.add_argument("--device", default="cpu", help="torch device: cpu, cuda")
+    ap.add_argument("--amp", action="store_true", help="the network in bfloat16 (mixed precision, for GPUs)")
     ap.add_argument("--seed", type=int, default=0)
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
@@ -175,8 +189,8 @@ def main():
     val = dataset.Songs(os.path.join(args.data, "val"))
     print(f"train {train.seconds / 60:.1f} min, val {val.seconds / 60:.1f} min, {len(embs)} prompts", flush=True)
 
-    state = torch.load(last, weights_only=False) if os.path.exists(last) else None
-    init = torch.load(args.init, weights_only=True) if args.init and state is None else None
+    state = torch.load(last, weights_only=False, map_location="cpu") if os.path.exists(last) else None
+    init = torch.load(args.init, weights_only=True, map_location="cpu") if args.init and state is None else None
     if state is not None:
         config = state["config"]
     elif init is not None:
@@ -196,6 +210,9 @@ def main():
     use_ctx, pitch = config.get("context", False), config.get("pitch", False)
     model = unet.Denoiser(config["sigma_data"], config["emb_dim"], context=use_ctx, pitch=pitch)
     ema = unet.Denoiser(config["sigma_data"], config["emb_dim"], context=use_ctx, pitch=pitch)
+    dev = torch.device(args.device)
+    model.to(dev)
+    ema.to(dev)
     opt, order = optimizer(model, args.lr)
     step, wall = 0, 0.0
     if state is not None:
@@ -231,6 +248,9 @@ def main():
         r, nr = random.Random(124), np.random.default_rng(124)
         cx, ce, cc = context_batch(val, embs, 32, args.length, r, nr)
         cnoise = torch.randn(len(VAL_SIGMAS), *cx.shape, generator=torch.Generator().manual_seed(1))
+        r, nr = random.Random(125), np.random.default_rng(125)
+        bx, be, bc = bass_batch(val, embs, 32, args.length, r, nr)
+        bnoise = torch.randn(len(VAL_SIGMAS), *bx.shape, generator=torch.Generator().manual_seed(2))
 
     def val_loss(vx, ve, vnoise, vc=None):
         out = {}
@@ -238,9 +258,11 @@ def main():
             for j, s in enumerate(VAL_SIGMAS):
                 tot = 0.0
                 for k in range(0, len(vx), 8):
-                    x, e = vx[k:k + 8], ve[k:k + 8]
-                    sig = torch.full((len(x),), s)
-                    d = ema(x + s * vnoise[j, k:k + 8], sig, e, None if vc is None else vc[k:k + 8])
+                    x, e, z = vx[k:k + 8].to(dev), ve[k:k + 8].to(dev), vnoise[j, k:k + 8].to(dev)
+                    c = None if vc is None else vc[k:k + 8].to(dev)
+                    sig = torch.full((len(x),), s, device=dev)
+                    with torch.autocast(dev.type, dtype=torch.bfloat16, enabled=args.amp):
+                        d = ema(x + s * z, sig, e, c).float()
                     c_out = s * ema.sigma_data / math.sqrt(s**2 + ema.sigma_data**2)
                     tot += (((d - x) / c_out) ** 2).mean().item() * len(x)
                 out[f"{s:g}"] = round(tot / len(vx), 5)
@@ -248,11 +270,14 @@ def main():
 
     def validate():
         """Context-free loss on the fixed crops; for the context model also the context crops with
-        their given tracks (val_ctx) and without them (val_ctx_none)."""
+        their given tracks (val_ctx) and without them (val_ctx_none), and the same for basses under
+        chords (val_bass, val_bass_none)."""
         out = {"val": val_loss(vx, ve, vnoise)}
         if use_ctx:
             out["val_ctx"] = val_loss(cx, ce, cnoise, cc)
             out["val_ctx_none"] = val_loss(cx, ce, cnoise)
+            out["val_bass"] = val_loss(bx, be, bnoise, bc)
+            out["val_bass_none"] = val_loss(bx, be, bnoise)
         return out
 
     r, nr = random.Random(args.seed + step), np.random.default_rng(args.seed + step)
@@ -278,19 +303,20 @@ def main():
 
     if state is None:
         log_validation(wall)  # the starting point of a new run
-    p_ctx = args.p_ctx if use_ctx else 0.0
+    p_ctx, p_bass = (args.p_ctx, args.p_bass) if use_ctx else (0.0, 0.0)
     while step < args.steps and time.time() - t_start < args.minutes * 60:
         if r.random() < args.long_prob:
-            x, e, c = batch(train, embs, max(1, args.batch // 2), args.length * 2, r, nr, p_ctx)
+            x, e, c = batch(train, embs, max(1, args.batch // 2), args.length * 2, r, nr, p_ctx, p_bass)
         else:
-            x, e, c = batch(train, embs, args.batch, args.length, r, nr, p_ctx)
+            x, e, c = batch(train, embs, args.batch, args.length, r, nr, p_ctx, p_bass)
         drop = torch.rand(len(x)) < args.cond_drop
-        e = torch.where(drop[:, None], model.null_embedding[None].expand_as(e), e)
         sigma = torch.exp(P_MEAN + P_STD * torch.randn(len(x)))
+        x, e, c, drop = (t.to(dev) for t in (x, e, c, drop))
+        e = torch.where(drop[:, None], model.null_embedding[None].expand_as(e), e)
         rates = [(args.lr, config.get("context_from", 0)), (args.lr_new, config.get("pitch_from", 0))]
         for g, (lr, start) in zip(opt.param_groups, rates):
             g["lr"] = lr * min(1.0, (step + 1 - start) / 500)
-        per = edm_loss(model, x, sigma, e, c if use_ctx else None)
+        per = edm_loss(model, x, sigma.to(dev), e, c if use_ctx else None, args.amp)
         loss = per.mean()
         opt.zero_grad(set_to_none=True)
         loss.backward()
@@ -302,7 +328,7 @@ def main():
             for pe, pm in zip(ema.parameters(), model.parameters()):
                 pe.lerp_(pm, 1 - decay)
         band = np.digitize(sigma.numpy(), BANDS[1:-1])
-        np.add.at(sums, band, per.detach().numpy())
+        np.add.at(sums, band, per.detach().cpu().numpy())
         np.add.at(counts, band, 1)
         if step % args.log_every == 0:
             now = time.time()
