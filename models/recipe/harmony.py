@@ -18,6 +18,7 @@ their bass voice is itself part of the harmony. From models/recipe/:
     python harmony.py --split work/data/val --reference-only          # true bass, 12 s crops
     python harmony.py --split work/data/val --reference-only --seconds 0   # whole songs
     python harmony.py --gmsdi BIN --model ../default --split work/data/val --songs 8 --seconds 12
+    python harmony.py ... --crops 3     # up to 3 non-overlapping crops per song (11 of 7 val songs)
     python harmony.py --split work/data/val --check-timing            # bar grid vs the rendered bass
 """
 import argparse
@@ -175,11 +176,11 @@ def wrong_key_controls(items, pool):
     out = []
     for i, it in enumerate(items):
         own = bar_chroma(energies[i], it["bars"])
-        rolled = [harmony_scores(np.roll(own, s, axis=1), it["bars"], pool_without(pool, it["name"]))
+        rolled = [harmony_scores(np.roll(own, s, axis=1), it["bars"], pool_without(pool, it["song"]))
                   for s in range(1, 12)]
         foreign = [harmony_scores(bar_chroma(energies[j], it["bars"]), it["bars"],
-                                  pool_without(pool, it["name"], o["name"]))
-                   for j, o in enumerate(items) if j != i]
+                                  pool_without(pool, it["song"], o["song"]))
+                   for j, o in enumerate(items) if o["song"] != it["song"]]
         out.append({"transposed": mean_dicts(rolled), "other_song": mean_dicts(foreign)})
     return out
 
@@ -211,52 +212,63 @@ def audible_frames(x, ref, n=SR // 2):
     return np.sqrt((x[: k * n].reshape(k, n) ** 2).mean(axis=1)) >= 0.03 * ref
 
 
-def choose_crop(stems, bars, seconds):
-    """First bar start where bass and guitar are audible in ≥ 95 % of 0.5 s frames for
-    `seconds`, else the best bar start. Returns (start s, audible fraction)."""
+def choose_crops(stems, bars, seconds, count=1):
+    """Up to `count` non-overlapping crops, each at the first bar start (after the previous crop)
+    where bass and guitar are audible in ≥ 95 % of 0.5 s frames for `seconds`; else the one best
+    bar start. Returns [(start s, audible fraction)]."""
     ref = rms(stems.sum(axis=0))
     g, b = audible_frames(stems[GUITAR], ref), audible_frames(stems[BASS], ref)
-    best = (0.0, -1.0)
+    best, found = (0.0, -1.0), []
     for t0 in bars["start"]:
         f0, f1 = int(t0 * 2), int((t0 + seconds) * 2)
-        if (t0 + seconds) * SR > stems.shape[1] or f1 > len(g):
+        if (t0 + seconds) * SR > stems.shape[1] or f1 > len(g) or len(found) == count:
             break
+        if found and t0 < found[-1][0] + seconds - 1e-6:
+            continue
         score = min(g[f0:f1].mean(), b[f0:f1].mean())
         if score >= 0.95:
-            return float(t0), float(score)
-        if score > best[1]:
+            found.append((float(t0), float(score)))
+        elif score > best[1]:
             best = (float(t0), float(score))
-    return best
+    return found or [best]
 
 
-def prepare(split, seconds, n_songs, min_audible):
-    """The songs to score and the chance pool of every procedural song's bars.
+def prepare(split, seconds, n_songs, min_audible, crops=1):
+    """The crops to score and the chance pool of every procedural song's bars.
 
-    items: [{"name", "seed", "offset", "bass", "guitar", "bars", "gtr_on_chord"}], the first
-    `n_songs` (0: all) whose crop has bass and guitar audible (gtr_on_chord: % of the guitar's
-    notes in the crop on their bar's chord tones, from the note list); pool: {name: bars} from
-    each song's crop start (bar 0 where it has no crop), whether it is scored or not.
+    items: [{"name", "song", "seed", "offset", "bass", "guitar", "bars", "gtr_on_chord"}], up to
+    `crops` crops (choose_crops) of each of the first `n_songs` songs (0: all) whose crop has bass
+    and guitar audible (gtr_on_chord: % of the guitar's notes in the crop on their bar's chord
+    tones, from the note list); a song's first crop is named after it, the others `<song>_<k>`.
+    pool: {song: bars} from each song's first crop start (bar 0 where it has no crop), whether it
+    is scored or not.
     """
-    items, pool = [], {}
+    items, pool, scored = [], {}, 0
     for name, seed, stems in load_split(split):
         song, bars = song_bars(seed)
         end = stems.shape[1] / SR
         if seconds > 0:
-            t0, score = choose_crop(stems, bars, seconds)
-            ok = score >= min_audible
-            why = f"bass and guitar audible in {score:.0%} of the best crop"
+            starts = choose_crops(stems, bars, seconds, crops)
+            ok = starts[0][1] >= min_audible
+            why = f"bass and guitar audible in {starts[0][1]:.0%} of the best crop"
         else:
-            t0, ok, why = 0.0, audible_frames(stems[BASS], rms(stems.sum(axis=0))).any(), "no audible bass"
+            ok, why = audible_frames(stems[BASS], rms(stems.sum(axis=0))).any(), "no audible bass"
+            starts = [(0.0, 1.0)]
+        t0 = starts[0][0]
         t1 = t0 + seconds if seconds > 0 else end
         pool[name] = crop_bars(bars, t0 if ok else 0.0, t1 if ok else end)
-        if not ok or (n_songs and len(items) == n_songs):
+        if not ok or (n_songs and scored == n_songs):
             if not ok:
                 print(f"skip {name}: {why}", file=sys.stderr)
             continue
-        a, b = int(round(t0 * SR)), int(round(t1 * SR))
-        items.append({"name": name, "seed": seed, "offset": t0, "bass": stems[BASS, a:b],
-                      "guitar": stems[GUITAR, a:b], "bars": pool[name],
-                      "gtr_on_chord": 100 * on_chord(song["stems"]["guitar"], bars, t0, t1)})
+        scored += 1
+        for k, (t0, _) in enumerate(starts):
+            t1 = t0 + seconds if seconds > 0 else end
+            a, b = int(round(t0 * SR)), int(round(t1 * SR))
+            items.append({"name": name if k == 0 else f"{name}_{k + 1}", "song": name, "seed": seed,
+                          "offset": t0, "bass": stems[BASS, a:b], "guitar": stems[GUITAR, a:b],
+                          "bars": crop_bars(bars, t0, t1),
+                          "gtr_on_chord": 100 * on_chord(song["stems"]["guitar"], bars, t0, t1)})
     return items, pool
 
 
@@ -382,7 +394,7 @@ def score_all(items, pool, gens, controls, label="generated"):
     """Result rows: the true bass, the generated bass (`label`) and the controls of every song."""
     rows = []
     for i, it in enumerate(items):
-        rest = pool_without(pool, it["name"])
+        rest = pool_without(pool, it["song"])
         head = {"song": it["name"], "offset": it["offset"]}
         rows.append({**head, "what": "true", "gtr_on_chord": it["gtr_on_chord"],
                      **score_bass(it["bass"], it["guitar"], it["bars"], rest)})
@@ -399,6 +411,7 @@ def main():
     ap.add_argument("--split", default="work/data/val")
     ap.add_argument("--songs", type=int, default=0, help="number of songs (0: every procedural song)")
     ap.add_argument("--seconds", type=float, default=12.0, help="crop length (0: whole songs)")
+    ap.add_argument("--crops", type=int, default=1, help="crops per song (non-overlapping; 1: the first)")
     ap.add_argument("--min-audible", type=float, default=0.95,
                     help="a crop needs bass and guitar audible in this share of its 0.5 s frames")
     ap.add_argument("--reference-only", action="store_true", help="score the true bass only (no CLI)")
@@ -417,7 +430,7 @@ def main():
     if not a.reference_only and not a.gmsdi:
         ap.error("--gmsdi is required unless --reference-only")
     t_start = time.time()
-    items, pool = prepare(a.split, a.seconds, a.songs, a.min_audible)
+    items, pool = prepare(a.split, a.seconds, a.songs, a.min_audible, a.crops)
     gens = [] if a.reference_only else generate(a, items)
     controls = wrong_key_controls(items, pool) if a.reference_only else None
     rows = score_all(items, pool, gens, controls, f"generated {a.extra}".strip())
@@ -429,7 +442,7 @@ def main():
         print(json.dumps(no_nan(res), indent=1))
     else:
         print(table(rows))
-        print(f"{len(items)} songs, {a.seconds or 'whole'} s, {time.time() - t_start:.0f} s wall")
+        print(f"{len(items)} crops of {len({it['song'] for it in items})} songs, {a.seconds or 'whole'} s, {time.time() - t_start:.0f} s wall")
 
 
 if __name__ == "__main__":
