@@ -9,8 +9,10 @@ For a bass signal and those bars:
    chord tones / its root; averaged over the bars where the bass is audible;
 2. chance: the same shares against the chords of the same bar positions of the OTHER songs;
    gain = share − chance, in percentage points (a bass that ignores the harmony scores ≈ 0);
-3. low: the share of the bass's energy below 300 Hz;
-4. corr: the correlation of the bass with the given guitar (a copy of it scores ±1).
+3. clarity: per bar, the share of the strongest pitch class (a bass that plays notes, right or
+   wrong, scores far above the 1/12 of noise);
+4. low: the share of the bass's energy below 300 Hz;
+5. corr: the correlation of the bass with the given guitar (a copy of it scores ±1).
 
 Bach chorales are left out: they have no chord symbols, the harmony changes every beat, and
 their bass voice is itself part of the harmony. From models/recipe/:
@@ -148,6 +150,14 @@ def shares(chroma, chords, roots):
     return float(np.mean(ch)), float(np.mean(ro))
 
 
+def clarity(chroma):
+    """Mean share of the strongest pitch class over the audible bars: 1/12 for noise, about 0.75
+    for the recipe's true basses (one note per bar, mostly)."""
+    total = chroma.sum(axis=1)
+    audible = total >= AUDIBLE * total.mean() if total.mean() > 0 else np.zeros(len(total), bool)
+    return float(np.mean(chroma[audible].max(axis=1) / total[audible])) if audible.any() else np.nan
+
+
 def harmony_scores(chroma, own, others):
     """Chord / root share against the song's bars, chance over the other songs, gains (points)."""
     chord, root = shares(chroma, own["chord"], own["root"])
@@ -159,7 +169,9 @@ def harmony_scores(chroma, own, others):
 
 def score_bass(x, guitar, bars, others, true=None):
     """All figures for one bass signal `x` on one song's (or crop's) bars."""
-    res = harmony_scores(bar_chroma(semitone_energy(x), bars), bars, others)
+    chroma = bar_chroma(semitone_energy(x), bars)
+    res = harmony_scores(chroma, bars, others)
+    res["clarity"] = 100 * clarity(chroma)
     res["bars"] = len(bars["start"])
     res["low"] = 100 * low_share(x)
     res["corr"] = correlation(x, guitar)
@@ -363,7 +375,8 @@ def check_timing(split):
 
 COLS = [("offset", "offset s", 1), ("bars", "bars", 0), ("chord", "chord %", 1), ("chord_chance", "chance", 1),
         ("chord_gain", "gain", 1), ("root", "root %", 1), ("root_chance", "chance", 1), ("root_gain", "gain", 1),
-        ("low", "< 300 Hz %", 0), ("corr", "corr. guitar", 2), ("rms_vs_true", "RMS / true", 2),
+        ("clarity", "top class %", 0), ("low", "< 300 Hz %", 0), ("corr", "corr. guitar", 2),
+        ("rms_vs_true", "RMS / true", 2),
         ("gtr_on_chord", "guitar notes on chord %", 0)]
 
 
@@ -442,7 +455,8 @@ def main():
         print(json.dumps(no_nan(res), indent=1))
     else:
         print(table(rows))
-        print(f"{len(items)} crops of {len({it['song'] for it in items})} songs, {a.seconds or 'whole'} s, {time.time() - t_start:.0f} s wall")
+        songs = len({it["song"] for it in items})
+        print(f"{len(items)} crops of {songs} songs, {a.seconds or 'whole'} s, {time.time() - t_start:.0f} s wall")
 
 
 if __name__ == "__main__":
