@@ -91,7 +91,6 @@ impl Guide<'_> {
         let rows = inputs.len() * self.lanes * passes.len();
         let mut x = Vec::with_capacity(rows * n / self.lanes);
         let mut emb = Vec::new();
-        let mut context = self.context.as_ref().map(|_| Vec::with_capacity(x.capacity()));
         for &pass in &passes {
             for (signal, cond) in inputs {
                 x.extend_from_slice(signal);
@@ -99,14 +98,13 @@ impl Guide<'_> {
                 for _ in 0..self.lanes {
                     emb.extend_from_slice(e);
                 }
-                if let (Some(all), Some(given)) = (context.as_mut(), self.context.as_ref()) {
-                    match pass {
-                        Pass::Unheard => all.resize(all.len() + given.len(), 0.0),
-                        _ => all.extend_from_slice(given),
-                    }
-                }
             }
         }
+        let context = self.context.as_ref().map(|given| {
+            let silent = vec![0.0; given.len()];
+            let per_pass = passes.iter().map(|&p| if p == Pass::Unheard { &silent } else { given });
+            per_pass.flat_map(|c| c.repeat(inputs.len())).collect::<Vec<f32>>()
+        });
         let out = self.net.denoise(&x, self.frames, &vec![sigma; rows], &emb, context.as_deref())?;
         self.tracker.advance();
         let set = inputs.len() * n;

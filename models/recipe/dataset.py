@@ -90,7 +90,7 @@ class Songs:
         given = [k for k in chords if r.random() < 0.5] or [r.choice(chords)]
         if DRUMS in active and r.random() < 0.5:
             given.append(DRUMS)
-        gain = np.float32(10 ** (r.uniform(-3, 3) / 20))
+        gain = example_gain(r)
         return stems[BASS] * gain, make_prompt(["bass"], r), stems[given].sum(0) * gain
 
     def sample(self, length, r, nr):
@@ -110,10 +110,15 @@ class Songs:
             chosen, given = accompaniment(active, r)
         else:
             chosen, given = subset(active, r), []
-        gain = np.float32(10 ** (r.uniform(-3, 3) / 20))
+        gain = example_gain(r)
         mix = stems[chosen].sum(0) * gain
         context = stems[given].sum(0) * gain if given else np.zeros(length, np.float32)
         return mix, make_prompt([STEMS[k] for k in chosen], r), context
+
+
+def example_gain(r):
+    """The whole example's random gain, ±3 dB."""
+    return np.float32(10 ** (r.uniform(-3, 3) / 20))
 
 
 def subset(active, r):

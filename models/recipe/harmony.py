@@ -137,10 +137,15 @@ def rms(x):
 # ---------------------------------------------------------------- the metric
 
 
+def audible_bars(chroma):
+    """(each bar's total energy, the mask of bars with at least AUDIBLE of the mean bar's)."""
+    total = chroma.sum(axis=1)
+    return total, total >= AUDIBLE * total.mean() if total.mean() > 0 else np.zeros(len(total), bool)
+
+
 def shares(chroma, chords, roots):
     """Mean chord-tone and root share over the audible bars (chords indexed by bar, cyclically)."""
-    total = chroma.sum(axis=1)
-    audible = total >= AUDIBLE * total.mean() if total.mean() > 0 else np.zeros(len(total), bool)
+    total, audible = audible_bars(chroma)
     if not audible.any():
         return np.nan, np.nan
     ch, ro = [], []
@@ -153,8 +158,7 @@ def shares(chroma, chords, roots):
 def clarity(chroma):
     """Mean share of the strongest pitch class over the audible bars: 1/12 for noise, about 0.75
     for the recipe's true basses (one note per bar, mostly)."""
-    total = chroma.sum(axis=1)
-    audible = total >= AUDIBLE * total.mean() if total.mean() > 0 else np.zeros(len(total), bool)
+    total, audible = audible_bars(chroma)
     return float(np.mean(chroma[audible].max(axis=1) / total[audible])) if audible.any() else np.nan
 
 

@@ -29,14 +29,8 @@ fn mono(x: Vec<f32>) -> Audio {
 }
 
 /// A bass accompaniment of `guitar` (w = 0: the model is exact), with the
-/// `accompaniment` setting if given, and the `more` settings.
-fn bass_under(
-    model: &mut Model,
-    guitar: &[f32],
-    accompaniment: Option<&str>,
-    more: &[(&str, Value)],
-    seed: u64,
-) -> Result<JobOutput, EngineError> {
+/// `more` settings.
+fn bass_under(model: &mut Model, guitar: &[f32], more: &[(&str, Value)], seed: u64) -> Result<JobOutput, EngineError> {
     let mut job = Job::new(Task::Accompany {
         sources: vec![Source { label: "guitar".into(), audio: mono(guitar.to_vec()) }],
         generate: vec![vec!["bass".into()]],
@@ -44,26 +38,28 @@ fn bass_under(
     job.overrides.set("w", Value::Number(0.0)).unwrap();
     job.overrides.set("steps", Value::Count(40)).unwrap();
     job.overrides.set("seed", Value::Seed(seed)).unwrap();
-    if let Some(a) = accompaniment {
-        job.overrides.set("accompaniment", Value::Name(a.into())).unwrap();
-    }
     for (key, value) in more {
         job.overrides.set(key, value.clone()).unwrap();
     }
     job::run(model, &job, &mut tracker())
 }
 
+/// The `accompaniment` setting at `name`.
+fn accompaniment(name: &str) -> (&'static str, Value) {
+    ("accompaniment", Value::Name(name.into()))
+}
+
 /// Mean correlation of the generated bass with the true one over the draws,
 /// the mean level of the generated bass against the true one (dB), and the
 /// accompaniment that ran.
-fn measure(accompaniment: Option<&str>, more: &[(&str, Value)]) -> (f32, f32, Accompaniment) {
+fn measure(more: &[(&str, Value)]) -> (f32, f32, Accompaniment) {
     let spectra = Spectra::load_from(&correlated_dir());
     let mut model = load_model(&correlated_dir());
     let (bass, guitar) = (spectra.index("bass"), spectra.index("guitar"));
     let (mut corr, mut level, mut ran) = (0.0, 0.0, Accompaniment::Auto);
     for draw in 0..DRAWS {
         let (true_bass, given) = spectra.joint_sample(bass, guitar, FRAMES, &mut rng(300 + draw));
-        let out = bass_under(&mut model, &given, accompaniment, more, draw).unwrap();
+        let out = bass_under(&mut model, &given, more, draw).unwrap();
         let generated = &out.stems[0].1.channels[0];
         assert_eq!(generated.len(), FRAMES);
         corr += correlation(generated, &true_bass) / DRAWS as f32;
@@ -77,8 +73,8 @@ fn measure(accompaniment: Option<&str>, more: &[(&str, Value)]) -> (f32, f32, Ac
 #[test]
 fn a_model_that_hears_the_guitar_reaches_the_exact_conditional_by_default() {
     let rho2 = (Spectra::load_from(&correlated_dir()).rho.powi(2)) as f32;
-    let (heard, level, ran) = measure(None, &[]);
-    let (mixture, mixture_level, _) = measure(Some("mixture"), &[]);
+    let (heard, level, ran) = measure(&[]);
+    let (mixture, mixture_level, _) = measure(&[accompaniment("mixture")]);
     println!(
         "correlation with the true bass: context {heard:.3} (level {level:+.1} dB), eq. 12 at its defaults \
          {mixture:.3} (level {mixture_level:+.1} dB); exact conditional {rho2:.3}"
@@ -109,7 +105,7 @@ fn tilted_correlation(rho2: f32, w: f32) -> f32 {
 fn guidance_by_the_guitar_makes_the_bass_follow_it_more_as_the_tilted_conditional_does() {
     let rho2 = (Spectra::load_from(&correlated_dir()).rho.powi(2)) as f32;
     for w in [1.0, 3.0] {
-        let (corr, level, ran) = measure(None, &[("context_w", Value::Number(w))]);
+        let (corr, level, ran) = measure(&[("context_w", Value::Number(w))]);
         let want = tilted_correlation(rho2, w);
         println!("context_w {w}: correlation {corr:.3} (tilted conditional {want:.3}), level {level:+.1} dB");
         assert_eq!(ran, Accompaniment::Context);
@@ -124,9 +120,9 @@ fn the_context_is_refused_with_a_model_that_has_no_context_input() {
     let spectra = Spectra::load();
     let guitar = spectra.sample(spectra.index("guitar"), 4000, &mut rng(9));
     let mut model = load_fixture();
-    let err = bass_under(&mut model, &guitar, Some("context"), &[], 0).unwrap_err().to_string();
+    let err = bass_under(&mut model, &guitar, &[accompaniment("context")], 0).unwrap_err().to_string();
     assert!(err.contains("no context input") && err.contains("mixture"), "{err}");
-    let out = bass_under(&mut model, &guitar, None, &[], 0).unwrap();
+    let out = bass_under(&mut model, &guitar, &[], 0).unwrap();
     assert_eq!(out.settings.accompaniment, Accompaniment::Mixture, "auto falls back to eq. 12");
     assert!(out.settings.to_string().contains("accompaniment mixture"), "{}", out.settings);
 }

@@ -200,7 +200,7 @@ pub const SETTINGS: &[Spec] = &[
         aliases: &[],
         label: "Follow the given tracks",
         doc: "Guidance by the given tracks (context accompaniment): how much more the result follows them than \
-              the model alone would (0 = off; a step then costs one network evaluation less)",
+              the model alone would (0 = off; on, each guided step runs half as many rows again)",
         kind: Kind::Number { min: 0.0, max: 100.0 },
         tasks: &[TaskKind::Accompany],
         advanced: false,
