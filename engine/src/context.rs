@@ -42,6 +42,17 @@ impl Context<'_> {
     pub(crate) fn guide<'g>(&'g mut self, tracker: &'g mut Tracker, lanes: usize, frames: usize) -> Guide<'g> {
         let s = &self.settings;
         let (w, context_w, min_sigma, max_sigma) = (s.w, s.context_w, s.guidance_min_sigma, s.guidance_max_sigma);
-        Guide { net: &mut *self.model, tracker, w, context_w, min_sigma, max_sigma, lanes, frames, context: None }
+        Guide {
+            net: &mut *self.model,
+            tracker,
+            w,
+            context_w,
+            min_sigma,
+            max_sigma,
+            lanes,
+            frames,
+            context: None,
+            chords: None,
+        }
     }
 }

@@ -4,6 +4,7 @@
 use rand::SeedableRng;
 
 use crate::audio::Audio;
+use crate::chords::{ChordGuide, FLOOR};
 use crate::chunk::{plan, Stitcher, Window};
 use crate::context::Context;
 use crate::error::{EngineError, Result};
@@ -138,6 +139,7 @@ fn generate_rows(
     tracker.set_total(windows.len() * cx.evals_per_run());
     let sigmas = cx.sigmas();
     let sampler = cx.settings.sampler;
+    let (rate, sigma_data) = (cx.manifest().sample_rate, cx.manifest().sigma_data);
     let heard = !known.is_empty() && hears_context(cx)?;
     // Eq. 12 samples the mixture too; a network that hears the given
     // tracks samples the generated variables alone.
@@ -151,6 +153,10 @@ fn generate_rows(
         let st = cx.settings.clone();
         let mut guide = cx.guide(tracker, 1, w.padded);
         let n = guide.var_len();
+        if st.chord_w > 0.0 && !known_vars.is_empty() {
+            let chords = ChordGuide::new(&sum(&known_vars, n), w.padded, rate, st.chord_w, FLOOR * sigma_data);
+            guide.chords = Some((chords, blocks.len()));
+        }
         let x = if heard {
             guide.context = Some(sum(&known_vars, n));
             let mut task = Heard { guide, sources: sources.clone(), prefix };

@@ -7,6 +7,7 @@
 //! share a prompt (e.g. the two channels of a stereo mix under a mono model).
 //! Likelihood widths are relative to the noise level: γ = c·σ, `None` = ∞.
 
+use crate::chords::ChordGuide;
 use crate::error::Result;
 use crate::network::Denoiser;
 use crate::progress::Tracker;
@@ -49,6 +50,9 @@ pub struct Guide<'a> {
     /// The given tracks (one variable's worth) every row hears through the
     /// network's `context` input, if any.
     pub context: Option<Vec<f32>>,
+    /// Guidance by the given tracks' harmony, if any, and how many inputs
+    /// of each evaluation it steers (the first ones: the generated stems).
+    pub chords: Option<(ChordGuide, usize)>,
 }
 
 /// One set of rows in a guided batch: which embedding they get and
@@ -117,6 +121,11 @@ impl Guide<'_> {
                     let scale = if pass == Pass::Negative { self.w } else { self.context_w };
                     let pairs = prompted.iter().zip(rows_of(p));
                     d.iter_mut().zip(pairs).for_each(|(d, (a, b))| *d += scale * (a - b));
+                }
+                if let Some((chords, steered)) = &self.chords {
+                    if i < *steered {
+                        chords.steer(&mut d, sigma);
+                    }
                 }
                 d
             })
@@ -435,6 +444,7 @@ mod tests {
             lanes: 1,
             frames: 4,
             context: None,
+            chords: None,
         };
         let guided = guide.denoise(&[(&x, &cond)], 0.1).unwrap();
         assert_eq!(guided[0], [3.0; 4], "D + w (D − D_neg) = 1 + 2 (1 − 0)");
@@ -464,6 +474,7 @@ mod tests {
             lanes: 2,
             frames: 3,
             context: Some(vec![0.25; 6]),
+            chords: None,
         };
         let out = guide.denoise(&[(&x, &a), (&x, &b), (&x, &a)], 1.0).unwrap();
         assert_eq!(out, [vec![3.0; 6], vec![11.0; 6], vec![3.0; 6]], "D + w (D − D_neg) per input: 1 + 2·1, 5 + 2·3");
@@ -492,6 +503,7 @@ mod tests {
             lanes: 1,
             frames: 4,
             context: Some(vec![0.25; 4]),
+            chords: None,
         };
         let out = guide.denoise(&[(&x, &cond)], 0.5).unwrap();
         assert_eq!(out[0], [1.0; 4], "D + w (D − D_neg) + w_c (D − D_unheard) = 0.25 + 2·0 + 3·0.25");
@@ -511,9 +523,67 @@ mod tests {
         );
     }
 
+    /// A denoiser that answers every row with its input.
+    struct Identity;
+
+    impl Denoiser for Identity {
+        fn channels(&self) -> usize {
+            1
+        }
+        fn denoise(&mut self, x: &[f32], _: usize, _: &[f32], _: &[f32], _: Option<&[f32]>) -> Result<Vec<f32>> {
+            Ok(x.to_vec())
+        }
+    }
+
+    #[test]
+    fn chord_guidance_steers_the_generated_stems_and_not_the_mixture() {
+        let rate = 16000;
+        let tone = |midi: f32| -> Vec<f32> {
+            let f = 440.0 * ((midi - 69.0) / 12.0).exp2();
+            (0..rate).map(|i| (2.0 * std::f32::consts::PI * f * i as f32 / rate as f32).sin()).collect()
+        };
+        let add = |a: Vec<f32>, b: Vec<f32>| -> Vec<f32> { a.iter().zip(&b).map(|(a, b)| a + b).collect() };
+        // Given: a C major triad. Both inputs: C2 (on the chord) plus F♯2 (off it).
+        let chord = add(add(tone(60.0), tone(64.0)), tone(67.0));
+        let x = add(tone(36.0), tone(42.0));
+        let off = |d: &[f32]| {
+            let f_sharp = tone(42.0);
+            d.iter().zip(&f_sharp).map(|(a, b)| a * b).sum::<f32>() / f_sharp.iter().map(|v| v * v).sum::<f32>()
+        };
+        let (mut net, mut tracker) = (Identity, tracker());
+        let mut guide = Guide {
+            net: &mut net,
+            tracker: &mut tracker,
+            w: 0.0,
+            context_w: 0.0,
+            min_sigma: 0.0,
+            max_sigma: 0.0,
+            lanes: 1,
+            frames: rate as usize,
+            context: None,
+            chords: Some((crate::chords::ChordGuide::new(&chord, rate as usize, rate, 1.0, 0.5), 1)),
+        };
+        let out = guide.denoise(&[(&x, &cond()), (&x, &cond())], 0.5).unwrap();
+        assert!(off(&out[0]).abs() < 0.2, "the generated stem keeps F#2 at {:.3}", off(&out[0]));
+        assert!(off(&out[1]) > 0.99, "the mixture keeps F#2 at {:.3}", off(&out[1]));
+        let below = guide.denoise(&[(&x, &cond())], 0.4).unwrap();
+        assert_eq!(below[0], x, "below the guide's floor: D alone");
+    }
+
     /// A guide without guidance over `net`.
     fn unguided<'a>(net: &'a mut Echo, tracker: &'a mut Tracker, lanes: usize, frames: usize) -> Guide<'a> {
-        Guide { net, tracker, w: 0.0, context_w: 0.0, min_sigma: 0.0, max_sigma: 0.0, lanes, frames, context: None }
+        Guide {
+            net,
+            tracker,
+            w: 0.0,
+            context_w: 0.0,
+            min_sigma: 0.0,
+            max_sigma: 0.0,
+            lanes,
+            frames,
+            context: None,
+            chords: None,
+        }
     }
 
     fn tracker() -> Tracker {

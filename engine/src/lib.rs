@@ -3,6 +3,7 @@
 //! follows the contract in `models/CONTRACT.md`, through ONNX Runtime.
 
 pub mod audio;
+pub mod chords;
 pub mod chunk;
 mod context;
 pub mod error;
@@ -27,6 +28,7 @@ pub mod sampler;
 pub mod schedule;
 mod separation;
 pub mod settings;
+mod stft;
 pub mod thread_priority;
 pub mod wiener;
 

@@ -13,93 +13,13 @@
 //! by frame, its share of the octave just below the band's top: cymbals go
 //! with the drums that play them, and the stems add up to the whole mix.
 
-use std::sync::Arc;
-
-use realfft::num_complex::Complex;
-use realfft::{ComplexToReal, RealFftPlanner, RealToComplex};
+use crate::stft::Stft;
 
 /// Frame length in seconds of the short-time spectrum (rounded to a multiple
 /// of 64 samples: 1024 at 16 kHz, 2816 at 44.1 kHz).
 const FRAME_SECONDS: f64 = 0.064;
-/// Frames overlap by this factor (hop = frame / 4).
-const OVERLAP: usize = 4;
 /// Power floor that keeps masks defined where every estimate is silent.
 const FLOOR: f32 = 1e-12;
-
-/// A short-time Fourier transform with a periodic Hann window.
-struct Stft {
-    n: usize,
-    hop: usize,
-    window: Vec<f32>,
-    forward: Arc<dyn RealToComplex<f32>>,
-    inverse: Arc<dyn ComplexToReal<f32>>,
-}
-
-impl Stft {
-    fn new(rate: u32) -> Stft {
-        let n = (((f64::from(rate) * FRAME_SECONDS) / 64.0).round() as usize).max(1) * 64;
-        let window = (0..n).map(|i| (std::f32::consts::PI * i as f32 / n as f32).sin().powi(2)).collect();
-        let mut planner = RealFftPlanner::new();
-        Stft { n, hop: n / OVERLAP, window, forward: planner.plan_fft_forward(n), inverse: planner.plan_fft_inverse(n) }
-    }
-
-    /// Start of every frame (the first starts before the signal so that
-    /// every sample is covered by `OVERLAP` frames).
-    fn starts(&self, len: usize) -> impl Iterator<Item = isize> {
-        let first = -((self.n - self.hop) as isize);
-        let hop = self.hop as isize;
-        (0..).map(move |i| first + i * hop).take_while(move |&s| s < len as isize)
-    }
-
-    fn spectrum(&self, x: &[f32], start: isize) -> Vec<Complex<f32>> {
-        let mut frame: Vec<f32> = (0..self.n)
-            .map(|i| {
-                let t = start + i as isize;
-                if t >= 0 && (t as usize) < x.len() {
-                    x[t as usize] * self.window[i]
-                } else {
-                    0.0
-                }
-            })
-            .collect();
-        let mut out = self.forward.make_output_vec();
-        // Lengths match by construction, so the transform cannot fail.
-        let _ = self.forward.process(&mut frame, &mut out);
-        out
-    }
-
-    /// Adds the windowed inverse of `spectrum` at `start` into `out`.
-    fn overlap_add(&self, mut spectrum: Vec<Complex<f32>>, start: isize, out: &mut [f32]) {
-        // The inverse of a real signal's spectrum has real DC and Nyquist bins.
-        spectrum[0].im = 0.0;
-        if let Some(last) = spectrum.last_mut() {
-            last.im = 0.0;
-        }
-        let mut frame = self.inverse.make_output_vec();
-        let _ = self.inverse.process(&mut spectrum, &mut frame);
-        let scale = 1.0 / self.n as f32;
-        for (i, v) in frame.iter().enumerate() {
-            let t = start + i as isize;
-            if t >= 0 && (t as usize) < out.len() {
-                out[t as usize] += v * scale * self.window[i];
-            }
-        }
-    }
-
-    /// Sum of the squared synthesis windows over all frames, per sample.
-    fn window_norm(&self, len: usize) -> Vec<f32> {
-        let mut norm = vec![0.0f32; len];
-        for start in self.starts(len) {
-            for (i, w) in self.window.iter().enumerate() {
-                let t = start + i as isize;
-                if t >= 0 && (t as usize) < len {
-                    norm[t as usize] += w * w;
-                }
-            }
-        }
-        norm
-    }
-}
 
 /// Splits every channel of `mix` (rows at `rate`) by the power of each
 /// stem's estimate (`estimates[k]`: the stem's rows at `rate`, of the mix's
@@ -113,7 +33,7 @@ pub fn split(mix: &[Vec<f32>], estimates: &[Vec<Vec<f32>>], rate: u32, band_top:
     if estimates.is_empty() || len == 0 {
         return outs;
     }
-    let stft = Stft::new(rate);
+    let stft = Stft::new(frame_length(rate));
     let bins = stft.n / 2 + 1;
     let top_bin = band_top.map(|f| ((f64::from(f) * stft.n as f64 / f64::from(rate)) as usize).clamp(2, bins));
     for start in stft.starts(len) {
@@ -135,6 +55,12 @@ pub fn split(mix: &[Vec<f32>], estimates: &[Vec<Vec<f32>>], rate: u32, band_top:
         row.iter_mut().zip(&norm).for_each(|(v, n)| *v /= n.max(1e-8));
     }
     outs
+}
+
+/// The short-time spectrum's frame length at `rate`: `FRAME_SECONDS`
+/// rounded to a multiple of 64 samples.
+fn frame_length(rate: u32) -> usize {
+    (((f64::from(rate) * FRAME_SECONDS) / 64.0).round() as usize).max(1) * 64
 }
 
 /// Power of one stem's estimate in the frame at `start`, summed over its rows.
@@ -177,7 +103,7 @@ mod tests {
     fn a_stems_power_sums_its_rows_spectra_over_the_floor() {
         // A unit impulse at the middle of a frame, where the Hann window is 1:
         // a flat spectrum of power 1 in every bin, per row.
-        let stft = Stft::new(16000);
+        let stft = Stft::new(frame_length(16000));
         let mut impulse = vec![0.0; stft.n];
         impulse[stft.n / 2] = 1.0;
         let power = stem_power(&stft, &[impulse.clone(), impulse], 0);

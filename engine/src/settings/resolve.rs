@@ -15,6 +15,8 @@ pub struct Settings {
     pub w: f32,
     /// Guidance scale of the given tracks (models with a context input).
     pub context_w: f32,
+    /// Strength (0–1) of the guidance by the given tracks' harmony.
+    pub chord_w: f32,
     /// Guidance only at σ at or above this.
     pub guidance_min_sigma: f32,
     /// Guidance only at σ at or below this (0: no upper limit).
@@ -112,6 +114,7 @@ impl Settings {
             steps: layers.count("steps"),
             w: layers.number("w"),
             context_w: layers.number("context_w"),
+            chord_w: layers.number("chord_w"),
             guidance_min_sigma: layers.number("guidance_min_sigma"),
             guidance_max_sigma: layers.number("guidance_max_sigma"),
             sampler,
@@ -149,7 +152,7 @@ impl std::fmt::Display for Settings {
         write!(
             f,
             "steps {}, w {} (from σ {} to {}), {sampler}, rho {}, gamma sources {} mix {}, alpha {}, beta {}, method {}{}, \
-             accompaniment {} (context w {}), negative prompts {}, Wiener filter {}, CPU denoiser {}, seed {}",
+             accompaniment {} (context w {}, chords {}), negative prompts {}, Wiener filter {}, CPU denoiser {}, seed {}",
             self.steps,
             self.w,
             self.guidance_min_sigma,
@@ -163,6 +166,7 @@ impl std::fmt::Display for Settings {
             self.constrained.as_ref().map_or(String::new(), |c| format!(" (constrained {c})")),
             self.accompaniment.name(),
             self.context_w,
+            self.chord_w,
             on(self.negative_prompts),
             on(self.wiener),
             on(self.cpu_denoiser),
@@ -290,7 +294,7 @@ mod tests {
         assert_eq!(
             s.to_string(),
             "steps 50, w 3 (from σ 0 to any), euler (churn 20, resamples 1), rho 7, gamma sources 1 mix 1, \
-             alpha 1, beta 1, method separator (constrained drums), accompaniment auto (context w 0), negative prompts off, \
+             alpha 1, beta 1, method separator (constrained drums), accompaniment auto (context w 0, chords 1), negative prompts off, \
              Wiener filter off, CPU denoiser on, seed 42"
         );
     }

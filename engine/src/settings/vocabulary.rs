@@ -207,6 +207,17 @@ pub const SETTINGS: &[Spec] = &[
         fallback: |_| Some(Value::Number(0.0)),
     },
     Spec {
+        key: "chord_w",
+        aliases: &[],
+        label: "Stick to the chords",
+        doc: "Guidance by the given tracks' harmony (accompaniment): while the notes are decided, the generated \
+              stems lean toward the pitch classes the given tracks play (0 = off, 1 = only those)",
+        kind: Kind::Number { min: 0.0, max: 1.0 },
+        tasks: &[TaskKind::Accompany],
+        advanced: false,
+        fallback: |_| Some(Value::Number(1.0)),
+    },
+    Spec {
         key: "gamma_sources",
         aliases: &["gamma"],
         label: "γ (sources)",
