@@ -1,7 +1,7 @@
 //! `gmsdi bench`: network throughput (a batch shared out over the denoiser's
 //! sessions vs one row at a time), and the time of separation and
 //! accompaniment, with separation also timed at the previous defaults (the
-//! baseline) in the same run.
+//! baseline) and accompaniment without chord guidance, in the same run.
 
 use std::path::Path;
 use std::time::{Duration, Instant};
@@ -110,11 +110,10 @@ pub fn run(
     }
     let sep = time_job(&mut model, Task::Separate { mix: mix.clone(), stems: stems.clone() }, defaults.clone())?;
     let source = Source { label: stems[0].clone(), audio: mix.clone() };
-    let acc = time_job(
-        &mut model,
-        Task::Accompany { sources: vec![source], generate: vec![vec![stems[stems.len() - 1].clone()]] },
-        defaults.clone(),
-    )?;
+    let accompany = Task::Accompany { sources: vec![source], generate: vec![vec![stems[stems.len() - 1].clone()]] };
+    let acc = time_job(&mut model, accompany.clone(), defaults.clone())?;
+    let no_chords = defaults.clone().with("chord_w", Value::Number(0.0)).map_err(|e| Failure::Error(e.to_string()))?;
+    let acc_plain = time_job(&mut model, accompany, no_chords)?;
     let provider = model.provider.to_string();
     let sessions = model.denoiser_sessions();
     drop(model);
@@ -159,6 +158,7 @@ pub fn run(
         "separation_speedup_vs_baseline": speedup,
         "accompaniment_s": acc.as_secs_f64(),
         "accompaniment_realtime_factor": seconds / acc.as_secs_f64(),
+        "accompaniment_without_chord_guidance_s": acc_plain.as_secs_f64(),
         "peak_memory_mb": peak,
         "audio_seconds": seconds,
     });
@@ -205,6 +205,11 @@ pub fn run(
             "accompaniment of {seconds:.1} s (default settings): {:.2} s wall, {:.3}x real time",
             acc.as_secs_f64(),
             seconds / acc.as_secs_f64()
+        );
+        println!(
+            "accompaniment of the same without chord guidance (chord_w 0): {:.2} s wall -> the guide costs {:.3}x",
+            acc_plain.as_secs_f64(),
+            acc.as_secs_f64() / acc_plain.as_secs_f64()
         );
         if let Some(mb) = peak {
             println!("peak memory of this run: {mb:.0} MB");
