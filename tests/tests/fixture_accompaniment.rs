@@ -105,12 +105,13 @@ fn tilted_correlation(rho2: f32, w: f32) -> f32 {
 fn guidance_by_the_guitar_makes_the_bass_follow_it_more_as_the_tilted_conditional_does() {
     let rho2 = (Spectra::load_from(&correlated_dir()).rho.powi(2)) as f32;
     for w in [1.0, 3.0] {
-        let (corr, level, ran) = measure(&[("context_w", Value::Number(w))]);
+        // Chord guidance off: the closed form knows only guidance by the guitar.
+        let (corr, level, ran) = measure(&[("context_w", Value::Number(w)), ("chord_w", Value::Number(0.0))]);
         let want = tilted_correlation(rho2, w);
         println!("context_w {w}: correlation {corr:.3} (tilted conditional {want:.3}), level {level:+.1} dB");
         assert_eq!(ran, Accompaniment::Context);
         // The tilted conditional gives 0.640, 0.721 and 0.762 at w = 0, 1 and 3; the unguided
-        // context path measures 0.627 on these draws.
+        // context path measures 0.627 on these draws (0.600 with chord guidance, its default).
         assert!((corr - want).abs() < 0.03, "context_w {w}: {corr:.3} vs {want:.3}");
     }
 }
