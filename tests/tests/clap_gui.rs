@@ -20,7 +20,7 @@ use std::io::ErrorKind;
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
 use clack_extensions::gui::{GuiApiType, GuiConfiguration, Window};
@@ -44,6 +44,11 @@ const STEPS: u64 = 60;
 /// The parent window's background (magenta): what shows where the editor draws nothing.
 const BACKGROUND: u32 = 0xff00ff;
 
+/// Held by the test that has the X server: the tests share `$DISPLAY`, and two
+/// Xvfb started at once can both take the same free display number, the
+/// loser's test then drawing on the winner's server until it stops.
+static X_TURN: Mutex<()> = Mutex::new(());
+
 /// An X server for the test, with the test's connection to it: the
 /// session's (`$DISPLAY`) or a private Xvfb, stopped on drop.
 struct XServer {
@@ -51,15 +56,17 @@ struct XServer {
     conn: RustConnection,
     screen: usize,
     xvfb: Option<Child>,
+    _turn: MutexGuard<'static, ()>,
 }
 
 impl XServer {
     /// The session's display, else a new Xvfb on a free display number;
     /// `None` when Xvfb is missing and `GMSDI_SKIP_GUI=1` asks to skip.
     fn open() -> Option<XServer> {
+        let turn = X_TURN.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
         if let Some(display) = std::env::var("DISPLAY").ok().filter(|d| !d.is_empty()) {
             let (conn, screen) = x11rb::connect(Some(&display)).expect("connect to $DISPLAY");
-            return Some(XServer { display, conn, screen, xvfb: None });
+            return Some(XServer { display, conn, screen, xvfb: None, _turn: turn });
         }
         for n in 90..200 {
             if Path::new(&format!("/tmp/.X{n}-lock")).exists() {
@@ -93,7 +100,7 @@ impl XServer {
                     break; // taken meanwhile: try the next number
                 }
                 if let Ok((conn, screen)) = x11rb::connect(Some(&display)) {
-                    return Some(XServer { display, conn, screen, xvfb: Some(xvfb) });
+                    return Some(XServer { display, conn, screen, xvfb: Some(xvfb), _turn: turn });
                 }
                 std::thread::sleep(Duration::from_millis(20));
             }
