@@ -8,13 +8,12 @@
 //! estimate's spectrum gets the chroma of its pitch class (interpolated
 //! between the two nearest semitones; where semitones are closer than the
 //! bins, the largest of those within a bin either side), raised to
-//! `SHARPNESS`. With strength
-//! λ the gain is `1 − λ + λ·chroma`: λ = 0 leaves the estimate alone, λ = 1
-//! removes pitch classes the given tracks never play. Each frame is then
-//! scaled back to its energy in `BAND` (by at most `MAX_BOOST`): the guide
-//! moves energy toward the chord's pitch classes without making the stem
-//! quieter. Outside `BAND`, and where the given tracks are silent, the gain
-//! is 1.
+//! `SHARPNESS`. With strength λ the gain is `1 − λ + λ·chroma`: λ = 0 leaves
+//! the estimate alone, λ = 1 removes pitch classes the given tracks never
+//! play. Each frame is then scaled back to its energy in `BAND` (by at most
+//! `MAX_BOOST`): the guide moves energy toward the chord's pitch classes
+//! without making the stem quieter. Outside `BAND`, and where the given
+//! tracks are silent, the gain is 1.
 //!
 //! Only estimates at σ ≥ `FLOOR`·σ_data are steered: there the notes are
 //! decided, and the last steps render them as the network alone would.
