@@ -3,8 +3,8 @@
 //! play, so the sampler settles on notes of their chords.
 //!
 //! Per short-time frame the given tracks' chroma (the magnitude of every
-//! pitch class, summed over the octaves of `BAND`, averaged over `SMOOTH`
-//! frames either side) is scaled to its strongest class; a bin of the
+//! pitch class, summed over the octaves of `BAND` and over `SMOOTH` frames
+//! either side) is scaled to its strongest class; a bin of the
 //! estimate's spectrum gets the chroma of its pitch class (interpolated
 //! between the two nearest semitones; where semitones are closer than the
 //! bins, the largest of those within a bin either side), raised to
@@ -26,7 +26,7 @@ use crate::stft::Stft;
 const FRAME_SECONDS: f64 = 0.256;
 /// Frequencies whose pitch class counts, in Hz.
 const BAND: (f32, f32) = (30.0, 2000.0);
-/// Frames of chroma averaged on each side of a frame.
+/// Frames of chroma added on each side of a frame.
 const SMOOTH: usize = 2;
 /// Exponent of the scaled chroma: above 1 it favours the strongest classes.
 const SHARPNESS: i32 = 2;
@@ -144,14 +144,14 @@ fn frame_chroma(stft: &Stft, x: &[f32], frames: usize, classes: &[Option<(usize,
         .collect()
 }
 
-/// The moving average of `chroma` over `SMOOTH` frames either side.
+/// Each frame's `chroma` summed with that of `SMOOTH` frames either side
+/// (a moving average but for its scale, which the guide divides out).
 fn smooth(chroma: &[[f32; 12]]) -> Vec<[f32; 12]> {
     (0..chroma.len())
         .map(|i| {
-            let span = &chroma[i.saturating_sub(SMOOTH)..(i + SMOOTH + 1).min(chroma.len())];
             let mut c = [0.0f32; 12];
-            for frame in span {
-                c.iter_mut().zip(frame).for_each(|(c, v)| *c += v / span.len() as f32);
+            for frame in &chroma[i.saturating_sub(SMOOTH)..(i + SMOOTH + 1).min(chroma.len())] {
+                c.iter_mut().zip(frame).for_each(|(c, v)| *c += v);
             }
             c
         })
@@ -214,6 +214,16 @@ mod tests {
         let mut silent = estimate.clone();
         ChordGuide::new(&vec![0.0; LEN], LEN, RATE, 1.0, 0.0).steer(&mut silent, 1.0);
         assert!(silent.iter().zip(&estimate).all(|(a, b)| (a - b).abs() < 1e-4));
+    }
+
+    #[test]
+    fn smoothing_spreads_a_frame_over_two_frames_either_side() {
+        let mut chroma = vec![[0.0f32; 12]; 9];
+        chroma[4][3] = 1.0;
+        let smoothed: Vec<f32> = smooth(&chroma).iter().map(|c| c[3]).collect();
+        assert_eq!(smoothed, [0.0, 0.0, 1.0, 1.0, 1.0, 1.0, 1.0, 0.0, 0.0]);
+        let edge = smooth(&[[1.0; 12], [2.0; 12]]);
+        assert_eq!((edge[0][0], edge[1][0]), (3.0, 3.0), "at the ends the window is cut");
     }
 
     #[test]

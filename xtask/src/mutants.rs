@@ -30,6 +30,8 @@ pub const CORE: &[&str] = &[
     "engine/src/schedule.rs",
     "engine/src/chunk.rs",
     "engine/src/wiener.rs",
+    "engine/src/stft.rs",
+    "engine/src/chords.rs",
     "engine/src/post_filter.rs",
     "engine/src/metrics.rs",
     "engine/src/settings/resolve.rs",
