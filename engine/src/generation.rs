@@ -153,12 +153,13 @@ fn generate_rows(
         let st = cx.settings.clone();
         let mut guide = cx.guide(tracker, 1, w.padded);
         let n = guide.var_len();
+        let given = sum(&known_vars, n);
         if st.chord_w > 0.0 && !known_vars.is_empty() {
-            let chords = ChordGuide::new(&sum(&known_vars, n), w.padded, rate, st.chord_w, FLOOR * sigma_data);
+            let chords = ChordGuide::new(&given, w.padded, rate, st.chord_w, FLOOR * sigma_data);
             guide.chords = Some((chords, blocks.len()));
         }
         let x = if heard {
-            guide.context = Some(sum(&known_vars, n));
+            guide.context = Some(given);
             let mut task = Heard { guide, sources: sources.clone(), prefix };
             sampler.sample(&mut task, &sigmas, vars * n, &mut rng)?
         } else {
