@@ -50,8 +50,8 @@ impl ChordGuide {
     /// The guide from the given tracks `context` (rows of `frames` samples at
     /// `rate`), at strength `strength` (0–1), steering at σ ≥ `min_sigma`.
     pub fn new(context: &[f32], frames: usize, rate: u32, strength: f32, min_sigma: f32) -> ChordGuide {
-        let n = (((f64::from(rate) * FRAME_SECONDS) / 64.0).round() as usize).max(1) * 64;
-        let stft = Stft::new(n);
+        let stft = Stft::for_seconds(rate, FRAME_SECONDS);
+        let n = stft.n;
         let classes = bin_classes(n, rate);
         let chroma = smooth(&frame_chroma(&stft, context, frames, &classes));
         let bin = rate as f32 / n as f32;

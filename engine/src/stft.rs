@@ -29,6 +29,12 @@ impl Stft {
         Stft { n, hop: n / OVERLAP, window, forward: planner.plan_fft_forward(n), inverse: planner.plan_fft_inverse(n) }
     }
 
+    /// Transforms of frames `seconds` long at `rate`, rounded to a multiple
+    /// of 64 samples.
+    pub(crate) fn for_seconds(rate: u32, seconds: f64) -> Stft {
+        Stft::new((((f64::from(rate) * seconds) / 64.0).round() as usize).max(1) * 64)
+    }
+
     /// Start of every frame (the first starts before the signal so that
     /// every sample is covered by `OVERLAP` frames).
     pub(crate) fn starts(&self, len: usize) -> impl Iterator<Item = isize> {

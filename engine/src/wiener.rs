@@ -33,7 +33,7 @@ pub fn split(mix: &[Vec<f32>], estimates: &[Vec<Vec<f32>>], rate: u32, band_top:
     if estimates.is_empty() || len == 0 {
         return outs;
     }
-    let stft = Stft::new(frame_length(rate));
+    let stft = Stft::for_seconds(rate, FRAME_SECONDS);
     let bins = stft.n / 2 + 1;
     let top_bin = band_top.map(|f| ((f64::from(f) * stft.n as f64 / f64::from(rate)) as usize).clamp(2, bins));
     for start in stft.starts(len) {
@@ -55,12 +55,6 @@ pub fn split(mix: &[Vec<f32>], estimates: &[Vec<Vec<f32>>], rate: u32, band_top:
         row.iter_mut().zip(&norm).for_each(|(v, n)| *v /= n.max(1e-8));
     }
     outs
-}
-
-/// The short-time spectrum's frame length at `rate`: `FRAME_SECONDS`
-/// rounded to a multiple of 64 samples.
-fn frame_length(rate: u32) -> usize {
-    (((f64::from(rate) * FRAME_SECONDS) / 64.0).round() as usize).max(1) * 64
 }
 
 /// Power of one stem's estimate in the frame at `start`, summed over its rows.
@@ -103,7 +97,7 @@ mod tests {
     fn a_stems_power_sums_its_rows_spectra_over_the_floor() {
         // A unit impulse at the middle of a frame, where the Hann window is 1:
         // a flat spectrum of power 1 in every bin, per row.
-        let stft = Stft::new(frame_length(16000));
+        let stft = Stft::for_seconds(16000, FRAME_SECONDS);
         let mut impulse = vec![0.0; stft.n];
         impulse[stft.n / 2] = 1.0;
         let power = stem_power(&stft, &[impulse.clone(), impulse], 0);
