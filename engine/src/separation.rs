@@ -68,7 +68,8 @@ pub(crate) fn separate(
 }
 
 /// Each stem's estimate over the whole mix (`rows`, scaled by `gain`):
-/// model-rate rows stitched from the windows the plan's runs separate.
+/// model-rate rows stitched from the windows the plan's runs separate, each
+/// window the mean of the settings' passes over it.
 fn estimate(
     cx: &mut Context,
     runs: &SeparationPlan,
@@ -82,17 +83,34 @@ fn estimate(
     let (window, multiple) = (cx.manifest().window, cx.manifest().length_multiple);
     let overlap = window / 8;
     let windows = plan(total, window, overlap, multiple);
-    tracker.set_total(windows.len() * runs.runs() * cx.evals_per_run());
+    let passes = cx.settings.passes.max(1);
+    tracker.set_total(windows.len() * passes * runs.runs() * cx.evals_per_run());
     let mut rng = Rng::seed_from_u64(cx.settings.seed);
     let mut stitchers: Vec<Stitcher> = stems.iter().map(|_| Stitcher::new(rows.rows.len(), total, overlap)).collect();
     for w in &windows {
         let y: Vec<f32> = flatten(&rows.rows, *w, gain);
-        let out = separate_window(cx, runs, stems, mixture_stems, &y, rows.lanes, w.padded, tracker, &mut rng)?;
-        for (st, var) in stitchers.iter_mut().zip(out) {
+        let out = (0..passes)
+            .map(|_| separate_window(cx, runs, stems, mixture_stems, &y, rows.lanes, w.padded, tracker, &mut rng))
+            .collect::<Result<Vec<_>>>()?;
+        for (st, var) in stitchers.iter_mut().zip(mean(out)) {
             st.add(*w, &unflatten(&var, rows.rows.len(), w.padded));
         }
     }
     Ok(stitchers.into_iter().map(|st| st.rows).collect())
+}
+
+/// The mean of several passes' variables, variable by variable.
+fn mean(passes: Vec<Vec<Vec<f32>>>) -> Vec<Vec<f32>> {
+    let count = passes.len() as f32;
+    let mut passes = passes.into_iter();
+    let mut sum = passes.next().unwrap_or_default();
+    for pass in passes {
+        for (s, p) in sum.iter_mut().zip(pass) {
+            s.iter_mut().zip(p).for_each(|(s, p)| *s += p);
+        }
+    }
+    sum.iter_mut().flatten().for_each(|v| *v /= count);
+    sum
 }
 
 /// Which separation runs a window needs, by index into the stems.
@@ -278,6 +296,27 @@ mod tests {
         let separator = model.calls.iter().filter(|c| c.rows == [bass, drums, piano]).count();
         let extractors = model.calls.iter().filter(|c| c.rows == [bass, not_bass, drums, not_drums]).count();
         assert_eq!((separator, extractors), (6, 6), "every evaluation is one of the two runs");
+    }
+
+    #[test]
+    fn each_pass_runs_every_window_again() {
+        let single = job(separate_task(stereo(RATE, 100), &["bass", "drums"]));
+        let mut triple = single.clone();
+        triple.overrides.set("passes", Value::Count(3)).unwrap();
+        let (one, one_totals) = run_job(&mut Probe::new(false), &single);
+        let (three, three_totals) = run_job(&mut Probe::new(false), &triple);
+        let (one, three) = (one.unwrap(), three.unwrap());
+        assert_eq!((one.settings.passes, three.settings.passes), (1, 3));
+        assert_eq!((one.evaluations, three.evaluations), (2 * 3, 3 * 2 * 3), "2 windows of 3 evaluations a pass");
+        assert!(three_totals.iter().all(|&t| t == 18) && one_totals.iter().all(|&t| t == 6), "{three_totals:?}");
+    }
+
+    #[test]
+    fn passes_are_averaged_variable_by_variable() {
+        let passes =
+            vec![vec![vec![1.0, 2.0], vec![3.0]], vec![vec![3.0, 6.0], vec![-1.0]], vec![vec![2.0, 1.0], vec![4.0]]];
+        assert_eq!(mean(passes), [vec![2.0, 3.0], vec![2.0]]);
+        assert_eq!(mean(vec![vec![vec![0.5]]]), [vec![0.5]], "one pass is its own mean");
     }
 
     #[test]

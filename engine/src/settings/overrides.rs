@@ -103,7 +103,7 @@ mod tests {
         o.set_text("gamma", "0.5").unwrap();
         assert_eq!(o.get("gamma_sources"), Some(&Value::Width(Some(0.5))));
         let err = o.set("stepz", Value::Count(3)).unwrap_err().to_string();
-        assert!(err.starts_with("unknown setting \"stepz\"; known settings: steps, w,"), "{err}");
+        assert!(err.starts_with("unknown setting \"stepz\"; known settings: steps, passes, w,"), "{err}");
         assert!(o.set_text("steps", "1").is_err());
         assert_eq!(o.get("steps"), None, "a refused value changes nothing");
         o.set("steps", Value::Count(10)).unwrap();

@@ -11,6 +11,8 @@ use crate::sampler::Sampler;
 pub struct Settings {
     /// Sampler steps.
     pub steps: usize,
+    /// Separations averaged per window.
+    pub passes: usize,
     /// Guidance scale.
     pub w: f32,
     /// Guidance scale of the given tracks (models with a context input).
@@ -112,6 +114,7 @@ impl Settings {
         };
         Ok(Settings {
             steps: layers.count("steps"),
+            passes: layers.count("passes"),
             w: layers.number("w"),
             context_w: layers.number("context_w"),
             chord_w: layers.number("chord_w"),
@@ -151,9 +154,10 @@ impl std::fmt::Display for Settings {
         let on = |b: bool| if b { "on" } else { "off" };
         write!(
             f,
-            "steps {}, w {} (from σ {} to {}), {sampler}, rho {}, gamma sources {} mix {}, alpha {}, beta {}, method {}{}, \
+            "steps {}, passes {}, w {} (from σ {} to {}), {sampler}, rho {}, gamma sources {} mix {}, alpha {}, beta {}, method {}{}, \
              accompaniment {} (context w {}, chords {}), negative prompts {}, Wiener filter {}, CPU denoiser {}, seed {}",
             self.steps,
+            self.passes,
             self.w,
             self.guidance_min_sigma,
             if self.guidance_max_sigma > 0.0 { self.guidance_max_sigma.to_string() } else { "any".into() },
@@ -293,7 +297,7 @@ mod tests {
         assert_eq!(s.seed, 42);
         assert_eq!(
             s.to_string(),
-            "steps 50, w 3 (from σ 0 to any), euler (churn 20, resamples 1), rho 7, gamma sources 1 mix 1, \
+            "steps 50, passes 1, w 3 (from σ 0 to any), euler (churn 20, resamples 1), rho 7, gamma sources 1 mix 1, \
              alpha 1, beta 1, method separator (constrained drums), accompaniment auto (context w 0, chords 1), negative prompts off, \
              Wiener filter off, CPU denoiser on, seed 42"
         );

@@ -80,6 +80,17 @@ pub const SETTINGS: &[Spec] = &[
         fallback: |_| Some(Value::Count(50)),
     },
     Spec {
+        key: "passes",
+        aliases: &[],
+        label: "Passes",
+        doc: "Separations averaged per window: each pass separates again from fresh noise and the results are \
+              averaged, which leaves less of each pass's own errors; each pass costs as much as the first",
+        kind: Kind::Count { min: 1, max: 16 },
+        tasks: SEPARATING,
+        advanced: false,
+        fallback: |_| Some(Value::Count(1)),
+    },
+    Spec {
         key: "w",
         aliases: &[],
         label: "Guidance w",
