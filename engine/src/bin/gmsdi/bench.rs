@@ -1,7 +1,8 @@
 //! `gmsdi bench`: network throughput (a batch shared out over the denoiser's
 //! sessions vs one row at a time), and the time of separation and
 //! accompaniment, with separation also timed at the previous defaults (the
-//! baseline) and accompaniment without chord guidance, in the same run.
+//! baseline) and with one pass, and accompaniment without chord guidance, in
+//! the same run.
 
 use std::path::Path;
 use std::time::{Duration, Instant};
@@ -109,6 +110,8 @@ pub fn run(
         defaults.set("steps", Value::Count(steps)).map_err(|e| Failure::Error(format!("--steps: {e}")))?;
     }
     let sep = time_job(&mut model, Task::Separate { mix: mix.clone(), stems: stems.clone() }, defaults.clone())?;
+    let one_pass = defaults.clone().with("passes", Value::Count(1)).map_err(|e| Failure::Error(e.to_string()))?;
+    let sep_one = time_job(&mut model, Task::Separate { mix: mix.clone(), stems: stems.clone() }, one_pass)?;
     let source = Source { label: stems[0].clone(), audio: mix.clone() };
     let accompany = Task::Accompany { sources: vec![source], generate: vec![vec![stems[stems.len() - 1].clone()]] };
     let acc = time_job(&mut model, accompany.clone(), defaults.clone())?;
@@ -152,6 +155,7 @@ pub fn run(
         "evaluations_per_s": 1.0 / batched.as_secs_f64(),
         "separation_s": sep.as_secs_f64(),
         "separation_realtime_factor": seconds / sep.as_secs_f64(),
+        "one_pass_separation_s": sep_one.as_secs_f64(),
         "denoiser": denoiser,
         "full_precision_separation_s": full_precision.map(|d| d.as_secs_f64()),
         "baseline_separation_s": baseline.as_secs_f64(),
@@ -187,6 +191,11 @@ pub fn run(
             mix_channels,
             sep.as_secs_f64(),
             seconds / sep.as_secs_f64()
+        );
+        println!(
+            "separation of the same in one pass (passes 1): {:.2} s wall -> the defaults take {:.2}x as long",
+            sep_one.as_secs_f64(),
+            sep.as_secs_f64() / sep_one.as_secs_f64()
         );
         if let Some(full) = full_precision {
             println!(
