@@ -355,7 +355,7 @@ fn manifest_disagrees_with_the_graphs() {
 fn unknown_key_in_defaults() {
     let c = Copy::new();
     c.edit(|v| v["defaults"] = json!({"separate": {"steps": 10, "stepz": 4}}));
-    c.refused("model.json", &["unknown setting \"stepz\"; known settings: steps, w,"]);
+    c.refused("model.json", &["unknown setting \"stepz\"; known settings: steps, passes, w,"]);
     let c = Copy::new();
     c.edit(|v| v["defaults"] = json!({"accompany": {"gamma": 0}}));
     c.refused("model.json", &["γ (sources) must be a number above 0"]);

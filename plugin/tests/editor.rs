@@ -165,7 +165,10 @@ fn a_user_generates_a_bass_line_from_the_window() {
     assert!(state.results[0].path.is_file(), "the clip was written");
     assert_eq!(state.results[0].start, i64::from(RATE), "the clip sits where the capture started");
     let made_by = &state.history[0].resolved;
-    assert!(made_by.starts_with("model gaussian-fixture, steps 4, w ") && made_by.contains("seed "), "{made_by}");
+    assert!(
+        made_by.starts_with("model gaussian-fixture, steps 4, passes 1, w ") && made_by.contains("seed "),
+        "{made_by}"
+    );
     for text in ["bass", "Copy path", "Open folder", "Mute", "Solo", "Job history (1)", "Steps 4"] {
         assert!(shows(&harness, text), "done window lacks \"{text}\"");
     }

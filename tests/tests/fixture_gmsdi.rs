@@ -108,6 +108,51 @@ fn separator_and_extractor_come_within_1_db_of_exact_posterior_sampling() {
     assert!(x3 < x - 0.2 && x3 > e - 1.0, "extractor with more mixing {x3:.2} dB vs {x:.2} dB, exact {e:.2} dB");
 }
 
+/// A track of the fixture's four Gaussian stems and their mix.
+struct Track {
+    truth: Vec<Vec<f32>>,
+    mix: Vec<f32>,
+}
+
+impl Track {
+    /// `n` samples of each stem, drawn from its spectrum with `seed`.
+    fn draw(spectra: &Spectra, n: usize, seed: u64) -> Track {
+        let mut r = rng(seed);
+        let truth: Vec<Vec<f32>> = (0..STEMS.len()).map(|k| spectra.sample(k, n, &mut r)).collect();
+        let mix = (0..n).map(|i| truth.iter().map(|t| t[i]).sum()).collect();
+        Track { truth, mix }
+    }
+
+    /// SI-SDRi of each stem of a job's output.
+    fn improvements(&self, out: &JobOutput) -> Vec<f64> {
+        let scores = out.stems.iter().zip(&self.truth);
+        scores.map(|((_, audio), t)| si_sdr(&audio.channels[0], t) - si_sdr(&self.mix, t)).collect()
+    }
+
+    /// SI-SDRi of each stem's posterior mean: the Wiener filter with the true spectra.
+    fn posterior_mean_improvements(&self, spectra: &Spectra) -> Vec<f64> {
+        let all: Vec<usize> = (0..STEMS.len()).collect();
+        let y64: Vec<f64> = self.mix.iter().map(|&v| f64::from(v)).collect();
+        let scores = self.truth.iter().enumerate();
+        scores
+            .map(|(k, t)| {
+                let estimate = gmsdi_tests::filter(&y64, &spectra.wiener(k, &all, self.mix.len()));
+                si_sdr(&estimate, t) - si_sdr(&self.mix, t)
+            })
+            .collect()
+    }
+
+    /// The unguided extractor on this track's mix, 40 steps, seeded with `seed`.
+    fn extractor_job(&self, seed: u64) -> Job {
+        let mut job = Job::new(Task::Separate { mix: mono(self.mix.clone()), stems: stems() });
+        job.overrides.set("method", Value::Name(Method::Extractor.name().into())).unwrap();
+        job.overrides.set("w", Value::Number(0.0)).unwrap();
+        job.overrides.set("steps", Value::Count(40)).unwrap();
+        job.overrides.set("seed", Value::Seed(seed)).unwrap();
+        job
+    }
+}
+
 #[test]
 fn wiener_post_filter_lies_between_the_samples_and_the_posterior_mean() {
     // For Gaussian stems the posterior mean is the Wiener filter with the true
@@ -115,33 +160,19 @@ fn wiener_post_filter_lies_between_the_samples_and_the_posterior_mean() {
     // instead, so it should land between those samples and the posterior mean.
     let spectra = Spectra::load();
     let mut model = load_fixture();
-    let n = 8192;
-    let all: Vec<usize> = (0..4).collect();
     let (mut posterior_mean, mut raw, mut filtered) = (Vec::new(), Vec::new(), Vec::new());
-    for track in 0..4u64 {
-        let mut r = rng(300 + track);
-        let truth: Vec<Vec<f32>> = all.iter().map(|&k| spectra.sample(k, n, &mut r)).collect();
-        let y: Vec<f32> = (0..n).map(|i| truth.iter().map(|t| t[i]).sum()).collect();
-        let y64: Vec<f64> = y.iter().map(|&v| f64::from(v)).collect();
-        for (k, t) in truth.iter().enumerate() {
-            let estimate = gmsdi_tests::filter(&y64, &spectra.wiener(k, &all, n));
-            posterior_mean.push(si_sdr(&estimate, t) - si_sdr(&y, t));
-        }
+    for seed in 0..4u64 {
+        let track = Track::draw(&spectra, 8192, 300 + seed);
+        posterior_mean.extend(track.posterior_mean_improvements(&spectra));
         for (wiener, scores) in [(false, &mut raw), (true, &mut filtered)] {
-            let mut job = Job::new(Task::Separate { mix: mono(y.clone()), stems: stems() });
-            job.overrides.set("method", Value::Name(Method::Extractor.name().into())).unwrap();
-            job.overrides.set("w", Value::Number(0.0)).unwrap();
-            job.overrides.set("steps", Value::Count(40)).unwrap();
-            job.overrides.set("seed", Value::Seed(track)).unwrap();
+            let mut job = track.extractor_job(seed);
             job.overrides.set("wiener", Value::Switch(wiener)).unwrap();
             let out = run(&mut model, &job);
             assert_eq!(out.settings.wiener, wiener);
-            for (k, (_, audio)) in out.stems.iter().enumerate() {
-                scores.push(si_sdr(&audio.channels[0], &truth[k]) - si_sdr(&y, &truth[k]));
-            }
+            scores.extend(track.improvements(&out));
             if wiener {
-                let worst = (0..n)
-                    .map(|i| (out.stems.iter().map(|(_, a)| a.channels[0][i]).sum::<f32>() - y[i]).abs())
+                let worst = (0..track.mix.len())
+                    .map(|i| (out.stems.iter().map(|(_, a)| a.channels[0][i]).sum::<f32>() - track.mix[i]).abs())
                     .fold(0.0, f32::max);
                 assert!(worst < 1e-4, "filtered stems miss the mix by {worst}");
             }
@@ -159,29 +190,14 @@ fn averaged_passes_come_closer_to_the_posterior_mean() {
     // average of draws beats the posterior mean (MMSE) itself.
     let spectra = Spectra::load();
     let mut model = load_fixture();
-    let n = 8192;
-    let all: Vec<usize> = (0..4).collect();
     let (mut posterior_mean, mut one, mut four) = (Vec::new(), Vec::new(), Vec::new());
-    for track in 0..4u64 {
-        let mut r = rng(500 + track);
-        let truth: Vec<Vec<f32>> = all.iter().map(|&k| spectra.sample(k, n, &mut r)).collect();
-        let y: Vec<f32> = (0..n).map(|i| truth.iter().map(|t| t[i]).sum()).collect();
-        let y64: Vec<f64> = y.iter().map(|&v| f64::from(v)).collect();
-        for (k, t) in truth.iter().enumerate() {
-            let estimate = gmsdi_tests::filter(&y64, &spectra.wiener(k, &all, n));
-            posterior_mean.push(si_sdr(&estimate, t) - si_sdr(&y, t));
-        }
+    for seed in 0..4u64 {
+        let track = Track::draw(&spectra, 8192, 500 + seed);
+        posterior_mean.extend(track.posterior_mean_improvements(&spectra));
         for (passes, scores) in [(1, &mut one), (4, &mut four)] {
-            let mut job = Job::new(Task::Separate { mix: mono(y.clone()), stems: stems() });
-            job.overrides.set("method", Value::Name(Method::Extractor.name().into())).unwrap();
-            job.overrides.set("w", Value::Number(0.0)).unwrap();
-            job.overrides.set("steps", Value::Count(40)).unwrap();
-            job.overrides.set("seed", Value::Seed(track)).unwrap();
+            let mut job = track.extractor_job(seed);
             job.overrides.set("passes", Value::Count(passes)).unwrap();
-            let out = run(&mut model, &job);
-            for (k, (_, audio)) in out.stems.iter().enumerate() {
-                scores.push(si_sdr(&audio.channels[0], &truth[k]) - si_sdr(&y, &truth[k]));
-            }
+            scores.extend(track.improvements(&run(&mut model, &job)));
         }
     }
     let (m, x1, x4) = (mean(&posterior_mean), mean(&one), mean(&four));
